@@ -1,0 +1,61 @@
+// Package respond builds the JSON responses every route function returns.
+//
+// Errors have one shape for clients, {"error":{"code":"...","message":"..."}},
+// so a front end can branch on the code and show the message. Nothing here
+// ever includes a stack trace, a token or a secret: callers pass a message
+// written for the client.
+package respond
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is a machine-readable code and a human-readable message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// JSON answers status with body encoded as JSON. A body that cannot be encoded
+// answers 500 instead, so a handler bug never sends a half-written response.
+func JSON(status int, body any) events.APIGatewayV2HTTPResponse {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Error(http.StatusInternalServerError, "internal", "the response could not be encoded")
+	}
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers: map[string]string{
+			"Content-Type":  "application/json; charset=utf-8",
+			"Cache-Control": "no-store",
+		},
+		Body: string(b),
+	}
+}
+
+// Error answers status with the error body {"error":{"code","message"}}.
+func Error(status int, code, message string) events.APIGatewayV2HTTPResponse {
+	b, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers: map[string]string{
+			"Content-Type":  "application/json; charset=utf-8",
+			"Cache-Control": "no-store",
+		},
+		Body: string(b),
+	}
+}
+
+// Unauthenticated is the 401 a route answers when its request carries no
+// usable identity, e.g. a cached authorization that outlived its token.
+func Unauthenticated() events.APIGatewayV2HTTPResponse {
+	return Error(http.StatusUnauthorized, "unauthenticated", "sign in again: the session token is missing or expired")
+}
