@@ -1,0 +1,185 @@
+package clerkauth
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestJWKSRotationRefetchesOnce(t *testing.T) {
+	t.Parallel()
+	a, b := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+
+	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+	srv.set(false, a, b) // Clerk rotates: the JWKS now also has b
+	if _, err := v.Verify(context.Background(), b.token(nil)); err != nil {
+		t.Fatalf("token signed by the new key: %v", err)
+	}
+	if got := srv.calls.Load(); got != 2 {
+		t.Fatalf("JWKS fetched %d times, want 2 (one at start, one for the new kid)", got)
+	}
+	if _, err := v.Verify(context.Background(), b.token(func(c map[string]any) { c["sid"] = "sess_other" })); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.calls.Load(); got != 2 {
+		t.Fatalf("a known kid caused a fetch: %d fetches", got)
+	}
+}
+
+func TestJWKSUnknownKidStormIsThrottled(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
+		t.Fatal(err)
+	}
+
+	storm := func() {
+		var wg sync.WaitGroup
+		for i := range 1000 {
+			wg.Go(func() {
+				tok := a.sign(map[string]any{"alg": "RS256", "kid": fmt.Sprintf("forged_%d", i)}, sessionClaims())
+				if _, err := v.Verify(context.Background(), tok); ReasonOf(err) != JWKKidMismatch {
+					t.Errorf("forged kid: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	storm()
+	if got := srv.calls.Load(); got > 2 {
+		t.Fatalf("1,000 unknown kids caused %d fetches, want at most 1 after the first", got-1)
+	}
+	clk.Advance(kidRefetchInterval - time.Second)
+	storm()
+	if got := srv.calls.Load(); got > 2 {
+		t.Fatalf("a storm inside the throttle window fetched again (%d fetches)", got)
+	}
+	clk.Advance(2 * time.Second)
+	storm()
+	if got := srv.calls.Load(); got != 3 {
+		t.Fatalf("after the window: %d fetches, want 3", got)
+	}
+}
+
+func TestJWKSConcurrentFirstCallersShareOneFetch(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{gate: make(chan struct{})}
+	srv.set(false, a)
+	v := newJWKSVerifier(t, testConfig(), srv, newClock())
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			tok := a.token(func(c map[string]any) { c["sid"] = fmt.Sprint("sess_", i) })
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+		})
+	}
+	for srv.calls.Load() == 0 {
+		time.Sleep(time.Millisecond) // wait for the first fetch to start; it then holds the gate
+	}
+	close(srv.gate)
+	wg.Wait()
+	if got := srv.calls.Load(); got != 1 {
+		t.Fatalf("50 concurrent first callers caused %d fetches, want 1", got)
+	}
+}
+
+func TestJWKSDownAtStartFailsClosed(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(true)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	_, err := v.Verify(context.Background(), a.token(nil))
+	if ReasonOf(err) != JWKSUnavailable {
+		t.Fatalf("err = %v, want %s", err, JWKSUnavailable)
+	}
+	// Within the backoff, no new fetch: still denied, from the same failure.
+	if _, err := v.Verify(context.Background(), a.token(nil)); ReasonOf(err) != JWKSUnavailable || srv.calls.Load() != 1 {
+		t.Fatalf("during backoff: err %v, %d fetches", err, srv.calls.Load())
+	}
+	srv.set(false, a)
+	clk.Advance(failedFetchBackoff)
+	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
+		t.Fatalf("after Clerk recovered: %v", err)
+	}
+}
+
+func TestJWKSDownAfterFetchServesCachedKeysForADay(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.set(true)
+	at := func(d time.Duration) func(map[string]any) {
+		return func(c map[string]any) {
+			now := t0.Add(d)
+			c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
+		}
+	}
+	clk.Advance(2 * time.Hour) // past the TTL: a refresh is attempted, fails, cached keys serve
+	if _, err := v.Verify(context.Background(), a.token(at(2*time.Hour))); err != nil {
+		t.Fatalf("stale keys not served: %v", err)
+	}
+	if srv.calls.Load() != 2 {
+		t.Fatalf("fetches = %d, want a refresh attempt", srv.calls.Load())
+	}
+	clk.Advance(22 * time.Hour) // 24h after the last good fetch: too old
+	if _, err := v.Verify(context.Background(), a.token(at(24*time.Hour))); ReasonOf(err) != JWKSUnavailable {
+		t.Fatalf("day-old keys still served: %v", err)
+	}
+}
+
+func TestJWKSKeysDoNotSlideOnUse(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	for i := range 7 { // a token every 10 minutes, for 70 minutes
+		now := t0.Add(time.Duration(i) * 10 * time.Minute)
+		tok := a.token(func(c map[string]any) {
+			c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
+		})
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Minute)
+	}
+	if got := srv.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d, want 2: the keys must be refreshed an hour after the first fetch however often they are used", got)
+	}
+}
+
+func TestJWKSWithoutKid(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	v := newJWKSVerifier(t, testConfig(), srv, newClock())
+	tok := a.sign(map[string]any{"alg": "RS256"}, sessionClaims())
+	if _, err := v.Verify(context.Background(), tok); ReasonOf(err) != JWKKidMismatch {
+		t.Fatalf("err = %v", err)
+	}
+}
