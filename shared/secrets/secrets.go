@@ -1,0 +1,299 @@
+// Package secrets provides the Clerk secret key to the functions that call
+// Clerk's Backend API.
+//
+// The key comes from CLERK_SECRET_KEY when it is set (a laptop, a .env file,
+// sam local); otherwise from an SSM Parameter Store SecureString, read through
+// the AWS Parameters and Secrets Lambda Extension when it is attached and with
+// the SSM API otherwise. Nothing is read until the key is first needed, so a
+// function's cold start pays nothing and the extension is never called during
+// the init phase. A fetched key is kept for a TTL, then fetched again, so a
+// rotated key is picked up without a redeploy.
+//
+// The key itself never appears in an error or in Source.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"clerk-lambda/shared/envvar"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"golang.org/x/sync/singleflight"
+)
+
+// Names of the environment variables ConfigFromEnv reads.
+const (
+	EnvValue         = "CLERK_SECRET_KEY"
+	EnvParameter     = "CLERK_SECRET_KEY_PARAMETER"
+	EnvTTL           = "CLERK_SECRET_KEY_TTL"
+	EnvExtensionPort = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+	EnvSessionToken  = "AWS_SESSION_TOKEN"
+	// EnvRuntimeAPI is set by Lambda (and by emulators of it); its presence
+	// tells ConfigFromEnv that probing for the extension makes sense.
+	EnvRuntimeAPI = "AWS_LAMBDA_RUNTIME_API"
+)
+
+const (
+	// DefaultTTL is how long a fetched key is kept when no TTL is configured.
+	DefaultTTL = 5 * time.Minute
+	// DefaultExtensionPort is the port the Parameters and Secrets Lambda
+	// Extension listens on unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT says otherwise.
+	DefaultExtensionPort = "2773"
+
+	// fetchTimeout bounds one fetch, which runs on behalf of every caller
+	// waiting for it and so is not cut short when one of them gives up.
+	fetchTimeout = 10 * time.Second
+)
+
+// Config says where the secret key comes from. Each field but the test hooks
+// mirrors the environment variable named in its comment.
+type Config struct {
+	// Value is CLERK_SECRET_KEY. When set it wins over everything and no AWS
+	// call is ever made.
+	Value string
+	// Parameter is CLERK_SECRET_KEY_PARAMETER: the name or ARN of the SSM
+	// SecureString parameter holding the key.
+	Parameter string
+	// TTL is CLERK_SECRET_KEY_TTL: how long a fetched key is kept. Zero means DefaultTTL.
+	TTL time.Duration
+	// ExtensionPort is PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: when set, the
+	// parameter is read through the extension listening on this port.
+	ExtensionPort string
+	// ProbePort, when ExtensionPort is empty, is a port to check once, on the
+	// first fetch, for a listening extension. ConfigFromEnv sets it to
+	// DefaultExtensionPort when running inside Lambda.
+	ProbePort string
+	// SessionToken is AWS_SESSION_TOKEN, which the extension requires in the
+	// X-Aws-Parameters-Secrets-Token header. Without it the extension is not used.
+	SessionToken string
+
+	// SSMClient builds the SSM client on first use. Nil means one built from
+	// config.LoadDefaultConfig.
+	SSMClient func(ctx context.Context) (*ssm.Client, error)
+	// HTTPClient talks to the extension. Nil means a client with a short
+	// timeout that does not follow redirects.
+	HTTPClient *http.Client
+	// Now is the clock deciding when a kept key expires. Nil means time.Now.
+	Now func() time.Time
+}
+
+// ConfigFromEnv reads the configuration from the environment. An error is one
+// line naming the variable that is missing or malformed.
+func ConfigFromEnv(get envvar.Lookup) (Config, error) {
+	ttl, err := envvar.Duration(get, EnvTTL, DefaultTTL)
+	if err != nil {
+		return Config{}, err
+	}
+	if ttl == 0 {
+		return Config{}, fmt.Errorf("%s: must be greater than zero", EnvTTL)
+	}
+	cfg := Config{
+		Value:         envvar.String(get, EnvValue, ""),
+		Parameter:     envvar.String(get, EnvParameter, ""),
+		TTL:           ttl,
+		ExtensionPort: envvar.String(get, EnvExtensionPort, ""),
+		SessionToken:  envvar.String(get, EnvSessionToken, ""),
+	}
+	if cfg.ExtensionPort == "" && envvar.String(get, EnvRuntimeAPI, "") != "" {
+		cfg.ProbePort = DefaultExtensionPort
+	}
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// validate checks what New and ConfigFromEnv both need. The parameter is
+// checked even when Value wins, so a malformed setting is caught wherever it is.
+func (c Config) validate() error {
+	if c.Value == "" && c.Parameter == "" {
+		return fmt.Errorf("%s or %s must be set", EnvValue, EnvParameter)
+	}
+	if c.Parameter != "" {
+		if err := checkParameterName(c.Parameter); err != nil {
+			return fmt.Errorf("%s: %w", EnvParameter, err)
+		}
+	}
+	if c.TTL < 0 {
+		return fmt.Errorf("%s: must not be negative", EnvTTL)
+	}
+	if c.ExtensionPort != "" && !validPort(c.ExtensionPort) {
+		return fmt.Errorf("%s: not a port number (1-65535)", EnvExtensionPort)
+	}
+	if c.ProbePort != "" && !validPort(c.ProbePort) {
+		return errors.New("extension probe port: not a port number (1-65535)")
+	}
+	return nil
+}
+
+// parameterName matches what GetParameter accepts: a plain name, a path of
+// such names below "/", or a parameter ARN; each optionally followed by a
+// ":version" or ":label" selector.
+var parameterName = regexp.MustCompile(
+	`^(?:[\w.-]+|(?:/[\w.-]+)+|arn:aws[\w-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w.-]+(?:/[\w.-]+)*)(?::[\w.-]{1,100})?$`)
+
+// maxParameterName is SSM's limit on a parameter name, ARN included.
+const maxParameterName = 2048
+
+// checkParameterName rejects names SSM would refuse, and a secret key put in
+// the parameter's place by mistake (which would otherwise reach logs and
+// errors as a "name"). The error never repeats the name.
+func checkParameterName(name string) error {
+	if strings.HasPrefix(name, "sk_live_") || strings.HasPrefix(name, "sk_test_") {
+		return fmt.Errorf("holds a secret key, not a parameter name (put the key in %s or in SSM)", EnvValue)
+	}
+	if len(name) > maxParameterName || !parameterName.MatchString(name) {
+		return errors.New("not a valid SSM parameter name (use a name such as /clerk/secret-key, or a parameter ARN)")
+	}
+	return nil
+}
+
+func validPort(s string) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n > 0
+}
+
+// Provider hands out the secret key, fetching and keeping it as Config says.
+// It is safe for concurrent use; make one per execution environment.
+type Provider struct {
+	cfg    Config
+	flight singleflight.Group
+
+	mu      sync.Mutex // guards value and expires
+	value   string
+	expires time.Time
+
+	// Touched only by the one fetch in flight (singleflight runs them one
+	// at a time), so they need no lock.
+	client *ssm.Client
+	probe  probeResult
+}
+
+// New checks cfg and returns a Provider. It makes no network call.
+func New(cfg Config) (*Provider, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.SSMClient == nil {
+		cfg.SSMClient = defaultSSMClient
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = defaultExtensionClient()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Provider{cfg: cfg}, nil
+}
+
+// Source describes where the key comes from, safe to log: "environment" or
+// "ssm:" followed by the parameter name.
+func (p *Provider) Source() string {
+	if p.cfg.Value != "" {
+		return "environment"
+	}
+	return "ssm:" + p.cfg.Parameter
+}
+
+// SecretKey returns the secret key. A key from the environment is returned
+// at once. Otherwise a key fetched less than TTL ago is returned from memory;
+// if there is none, the key is fetched, with concurrent callers sharing a
+// single fetch. A failed fetch is not remembered: the next call tries again.
+// SecretKey returns when ctx is done even if the fetch is still running; that
+// fetch then completes for the next caller.
+func (p *Provider) SecretKey(ctx context.Context) (string, error) {
+	if p.cfg.Value != "" {
+		return p.cfg.Value, nil
+	}
+	if v, ok := p.kept(); ok {
+		return v, nil
+	}
+	done := p.flight.DoChan("", func() (any, error) {
+		return p.refresh(context.WithoutCancel(ctx))
+	})
+	select {
+	case r := <-done:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", p.describe(ctx.Err())
+	}
+}
+
+// kept returns the key fetched less than TTL ago, if any.
+func (p *Provider) kept() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.value == "" || !p.cfg.Now().Before(p.expires) {
+		return "", false
+	}
+	return p.value, true
+}
+
+// refresh fetches the key unless a fetch that finished just before this one
+// started already did, and keeps it for TTL.
+func (p *Provider) refresh(ctx context.Context) (string, error) {
+	if v, ok := p.kept(); ok {
+		return v, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	v, err := p.read(ctx)
+	if err != nil {
+		return "", p.describe(err)
+	}
+	p.mu.Lock()
+	p.value, p.expires = v, p.cfg.Now().Add(p.cfg.TTL)
+	p.mu.Unlock()
+	return v, nil
+}
+
+// read gets the key through the extension when there is one, falling back to
+// the SSM API when the extension fails, and from the SSM API otherwise.
+func (p *Provider) read(ctx context.Context) (string, error) {
+	port := p.extensionPort(ctx)
+	if port == "" {
+		return p.fromSSM(ctx)
+	}
+	v, extErr := p.fromExtension(ctx, port)
+	if extErr == nil {
+		return v, nil
+	}
+	v, err := p.fromSSM(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%w (through the extension: %v)", err, extErr)
+	}
+	return v, nil
+}
+
+// describe puts the parameter's name in front of a failure.
+func (p *Provider) describe(err error) error {
+	return fmt.Errorf("read secret key from SSM parameter %q: %w", p.cfg.Parameter, err)
+}
+
+// accept checks a fetched parameter: it must be a SecureString (a plain
+// String would mean the key sat unencrypted in SSM) and must not be blank.
+// Surrounding white space, as left by `--value file://...`, is dropped.
+func accept(typ, value string) (string, error) {
+	if typ != "SecureString" {
+		return "", fmt.Errorf("parameter type is %q, want SecureString", typ)
+	}
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return "", errors.New("parameter is empty")
+	}
+	return v, nil
+}
