@@ -53,8 +53,9 @@ const (
 	fetchTimeout = 10 * time.Second
 )
 
-// Config says where the secret key comes from. Each field but the test hooks
-// mirrors the environment variable named in its comment.
+// Config says where the secret key comes from. ConfigFromEnv fills it from
+// the environment variables named in the comments; the last three fields are
+// optional hooks, there chiefly for tests.
 type Config struct {
 	// Value is CLERK_SECRET_KEY. When set it wins over everything and no AWS
 	// call is ever made.

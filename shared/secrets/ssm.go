@@ -51,11 +51,10 @@ func (p *Provider) fromSSM(ctx context.Context) (string, error) {
 // error message; the SDK's own error follows it.
 func reason(err error) string {
 	var (
-		notFound   *types.ParameterNotFound
-		noVersion  *types.ParameterVersionNotFound
-		badKey     *types.InvalidKeyId
-		apiErr     smithy.APIError
-		isThrottle = func(code string) bool { _, ok := retry.DefaultThrottleErrorCodes[code]; return ok }
+		notFound  *types.ParameterNotFound
+		noVersion *types.ParameterVersionNotFound
+		badKey    *types.InvalidKeyId
+		apiErr    smithy.APIError
 	)
 	switch {
 	case errors.As(err, &notFound):
@@ -74,4 +73,10 @@ func reason(err error) string {
 		return "throttled"
 	}
 	return "request failed"
+}
+
+// isThrottle reports whether an error code is one the SDK treats as throttling.
+func isThrottle(code string) bool {
+	_, ok := retry.DefaultThrottleErrorCodes[code]
+	return ok
 }
