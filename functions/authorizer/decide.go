@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"clerk-lambda/shared/clerkauth"
+	"clerk-lambda/shared/identity"
+	"clerk-lambda/shared/logging"
+)
+
+// decide verifies the request's token and logs the decision: one line, with
+// the reason or the user, never the token.
+func (a *authorizer) decide(ctx context.Context, headers map[string]string, cookies []string, route string) (*identity.Identity, error) {
+	log := logging.ForRequest(ctx, a.log)
+	token, err := clerkauth.TokenFromRequest(headers, cookies)
+	if err == nil {
+		var id *identity.Identity
+		if id, err = a.verifier.Verify(ctx, token); err == nil {
+			log.Info("authorized", "allowed", true, "userId", id.UserID, "route", route)
+			return id, nil
+		}
+	}
+	reason := clerkauth.ReasonOf(err)
+	if reason == clerkauth.JWKSUnavailable {
+		log.Error("denied: Clerk's keys are unavailable", "allowed", false, "reason", reason, "route", route, "error", err.Error())
+	} else {
+		log.Info("denied", "allowed", false, "reason", reason, "route", route)
+	}
+	return nil, err
+}
+
+// stageWildcard turns a method ARN
+// (arn:aws:execute-api:REGION:ACCOUNT:APIID/STAGE/METHOD/PATH) into the ARN of
+// every method and path of that API and stage, so that API Gateway's cached
+// policy for a token is valid on every route, not just the first one called.
+func stageWildcard(methodArn string) (string, error) {
+	parts := strings.SplitN(methodArn, "/", 3)
+	arnFields := strings.Split(parts[0], ":")
+	if len(parts) < 2 || len(arnFields) != 6 || arnFields[0] != "arn" || arnFields[2] != "execute-api" || arnFields[5] == "" || parts[1] == "" {
+		return "", errors.New("methodArn is not an execute-api method ARN")
+	}
+	return parts[0] + "/" + parts[1] + "/*/*", nil
+}

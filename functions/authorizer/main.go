@@ -1,0 +1,149 @@
+// Command authorizer is the API's Lambda authorizer: it verifies the caller's
+// Clerk session token and hands the claims to the route functions.
+//
+// One binary answers every event shape API Gateway sends an authorizer, told
+// apart by the event itself:
+//   - HTTP API, payload 2.0 with simple responses (the template's setting):
+//     {"isAuthorized": bool, "context": {...}};
+//   - HTTP API payload 1.0 and REST API TOKEN and REQUEST events: an IAM policy
+//     for the whole API and stage, so a cached result is valid on every route;
+//     a missing or invalid token answers the error "Unauthorized" (a 401).
+//
+// It fails closed: a token that cannot be verified for any reason, Clerk's
+// keys being unreachable included, is denied, and the reason is logged.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"clerk-lambda/shared/clerkauth"
+	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/secrets"
+)
+
+func main() {
+	logger := logging.New(os.Stdout)
+	a, err := newAuthorizer(envvar.OS, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "authorizer:", err)
+		os.Exit(1)
+	}
+	lambda.Start(a.handle)
+}
+
+// authorizer holds what lives for the whole execution environment: the
+// verifier, with its key cache and memo.
+type authorizer struct {
+	verifier *clerkauth.Verifier
+	log      *slog.Logger
+}
+
+func newAuthorizer(get envvar.Lookup, logger *slog.Logger) (*authorizer, error) {
+	cfg, err := clerkauth.ConfigFromEnv(get)
+	if err != nil {
+		return nil, err
+	}
+	var opts clerkauth.Options
+	if cfg.JWTKey == "" {
+		scfg, err := secrets.ConfigFromEnv(get)
+		if err != nil {
+			return nil, fmt.Errorf("%w (the JWKS is fetched with the secret key unless CLERK_JWT_KEY is set)", err)
+		}
+		provider, err := secrets.New(scfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.SecretKey = provider.SecretKey
+	}
+	v, err := clerkauth.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &authorizer{verifier: v, log: logger}, nil
+}
+
+// errUnauthorized is the error API Gateway turns into a 401 for REST APIs and
+// HTTP API payload 1.0 authorizers; its text must be exactly "Unauthorized".
+var errUnauthorized = errors.New("Unauthorized")
+
+// eventShape has the fields that tell the event kinds apart.
+type eventShape struct {
+	Version   string `json:"version"`
+	Type      string `json:"type"`
+	RouteArn  string `json:"routeArn"`
+	MethodArn string `json:"methodArn"`
+}
+
+// handle answers one authorization request, whatever its shape.
+func (a *authorizer) handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var shape eventShape
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		return nil, fmt.Errorf("authorizer event is not a JSON object: %w", err)
+	}
+	switch {
+	case shape.Version == "2.0" && shape.Type == "REQUEST":
+		var e events.APIGatewayV2CustomAuthorizerV2Request
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("decode HTTP API authorizer event: %w", err)
+		}
+		return a.simple(ctx, e), nil
+	case shape.Type == "TOKEN":
+		var e events.APIGatewayCustomAuthorizerRequest
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("decode TOKEN authorizer event: %w", err)
+		}
+		return a.policy(ctx, e.MethodArn, map[string]string{"authorization": e.AuthorizationToken})
+	case shape.Type == "REQUEST" && shape.MethodArn != "":
+		var e events.APIGatewayCustomAuthorizerRequestTypeRequest
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("decode REQUEST authorizer event: %w", err)
+		}
+		return a.policy(ctx, e.MethodArn, e.Headers)
+	}
+	a.log.Error("unrecognised authorizer event", "version", shape.Version, "type", shape.Type)
+	return nil, errors.New("unrecognised authorizer event: expected an HTTP API 2.0 REQUEST or a REST TOKEN/REQUEST event")
+}
+
+// simple answers an HTTP API payload 2.0 event with a simple response.
+func (a *authorizer) simple(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+	id, err := a.decide(ctx, e.Headers, e.Cookies, e.RouteKey)
+	if err != nil {
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}
+	}
+	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: id.Context()}
+}
+
+// policy answers a REST (or HTTP API 1.0) event with an IAM policy that
+// allows every method of the API's stage.
+func (a *authorizer) policy(ctx context.Context, methodArn string, headers map[string]string) (events.APIGatewayCustomAuthorizerResponse, error) {
+	resource, err := stageWildcard(methodArn)
+	if err != nil {
+		a.log.Error("authorizer event has a bad methodArn", "error", err)
+		return events.APIGatewayCustomAuthorizerResponse{}, errUnauthorized
+	}
+	id, err := a.decide(ctx, headers, nil, methodArn)
+	if err != nil {
+		return events.APIGatewayCustomAuthorizerResponse{}, errUnauthorized
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: id.UserID,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action:   []string{"execute-api:Invoke"},
+				Effect:   "Allow",
+				Resource: []string{resource},
+			}},
+		},
+		Context: id.Context(),
+	}, nil
+}
