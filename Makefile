@@ -36,13 +36,27 @@ lint: tools ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
 
+# The deployed functions: logical id in template.yaml, then its directory under
+# functions/. `sam build` runs build-<LogicalId> for each (BuildMethod: makefile)
+# with ARTIFACTS_DIR set; `make build` runs the same targets into bin/<directory>.
+LAMBDAS := AuthorizerFunction:authorizer PublicFunction:public PrivateFunction:private \
+           MeFunction:me AdminUsersFunction:admin-users ExportUsersFunction:export-users
+LAMBDA_IDS := $(foreach l,$(LAMBDAS),$(firstword $(subst :, ,$(l))))
+lambda_dir  = $(patsubst $(1):%,%,$(filter $(1):%,$(LAMBDAS)))
+
 .PHONY: build
 build: ## build every function for Lambda (linux/arm64) into bin/<function>/bootstrap
-	@for fn in $(FUNCTIONS); do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
-	    -o bin/$$fn/bootstrap ./functions/$$fn; \
-	  printf '  %-14s %s bytes\n' $$fn "$$(stat -c %s bin/$$fn/bootstrap)"; \
+	@for l in $(LAMBDAS); do id=$${l%%:*}; dir=$${l#*:}; \
+	  $(MAKE) -s --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/bin/$$dir; \
+	  printf '  %-14s %s bytes\n' "$$dir" "$$(wc -c < bin/$$dir/bootstrap | tr -d ' ')"; \
 	done
+
+# One static, stripped linux/arm64 executable named bootstrap, as provided.al2023 runs it.
+.PHONY: $(addprefix build-,$(LAMBDA_IDS))
+$(addprefix build-,$(LAMBDA_IDS)): build-%:
+	$(if $(ARTIFACTS_DIR),,$(error build-$*: ARTIFACTS_DIR is not set; sam build sets it, and make build builds every function into bin/))
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	  -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call lambda_dir,$*)
 
 .PHONY: bench
 bench: ## run the benchmarks
@@ -51,3 +65,63 @@ bench: ## run the benchmarks
 .PHONY: dev
 dev: ## run the whole API locally (not yet: see the README)
 	@echo "make dev: the local API is not built yet"
+
+# ---- AWS: deploy, secret, logs, teardown (docs/deploy.md) ----
+
+# The stack that samconfig.toml names (the deploy section wins over the global one).
+STACK_NAME ?= $(or $(shell awk -F'"' '/^\[/ {section=$$0} /^stack_name *=/ {name[section]=$$2} \
+  END {print (name["[default.deploy.parameters]"] != "" ? name["[default.deploy.parameters]"] : name["[default.global.parameters]"])}' \
+  samconfig.toml 2>/dev/null),clerk-lambda)
+# Where put-secret stores the Clerk secret key: the template's ClerkSecretKeyParameterName.
+CLERK_SECRET_KEY_PARAMETER ?= /clerk/secret-key
+# The file put-secret reads CLERK_SECRET_KEY from when it is not in the environment.
+ENV_FILE ?= .env
+GUIDED ?=
+
+SAM_INSTALL := install the AWS SAM CLI: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html
+AWS_INSTALL := install the AWS CLI: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html
+# require stops a target, before it does anything, when a program it needs is missing.
+require = command -v $(1) >/dev/null 2>&1 || { echo "make $@: $(1) is not installed; $(2)" >&2; exit 1; }
+
+.PHONY: deploy
+deploy: ## build and deploy the stack with SAM (GUIDED=1 asks for every setting and saves them)
+	@$(call require,sam,$(SAM_INSTALL))
+	@echo "Deploying stack $(STACK_NAME): sam build, then sam deploy$(if $(GUIDED), --guided (answers are saved to samconfig.toml))"
+	sam build
+	sam deploy$(if $(filter-out 0 no false,$(GUIDED)), --guided)
+
+# The key goes to the AWS CLI through a pipe from a shell builtin, so it is in
+# no command line (ps), in no make output, and never echoed.
+.PHONY: put-secret
+put-secret: ## store CLERK_SECRET_KEY (environment or .env) in SSM as a SecureString
+	@$(call require,aws,$(AWS_INSTALL))
+	@param='$(CLERK_SECRET_KEY_PARAMETER)'; \
+	if ! [[ "$$param" =~ ^(/[A-Za-z0-9_.-]+)+$$ ]]; then \
+	  echo "make put-secret: CLERK_SECRET_KEY_PARAMETER must be an SSM name starting with /, such as /clerk/secret-key" >&2; exit 1; fi; \
+	key="$${CLERK_SECRET_KEY:-}"; from="the environment"; \
+	if [ -z "$$key" ] && [ -f '$(ENV_FILE)' ]; then from='$(ENV_FILE)'; \
+	  key="$$(sed -n -E 's/^[[:space:]]*(export[[:space:]]+)?CLERK_SECRET_KEY[[:space:]]*=[[:space:]]*//p' '$(ENV_FILE)' \
+	    | tail -n 1 | tr -d "\r\"'")"; fi; \
+	if [ -z "$$key" ]; then \
+	  echo "make put-secret: CLERK_SECRET_KEY is not set: export it or add it to $(ENV_FILE) (Clerk dashboard, API keys)" >&2; exit 1; fi; \
+	if ! [[ "$$key" =~ ^sk_(test|live)_[A-Za-z0-9]+$$ ]]; then \
+	  echo "make put-secret: CLERK_SECRET_KEY from $$from is not a Clerk secret key (sk_test_... or sk_live_...)" >&2; exit 1; fi; \
+	echo "Storing CLERK_SECRET_KEY from $$from as the SecureString $$param in SSM Parameter Store"; \
+	version="$$(printf '%s' "$$key" | AWS_PAGER= aws ssm put-parameter --name $(CLERK_SECRET_KEY_PARAMETER) \
+	  --type SecureString --overwrite --value file:///dev/stdin --query Version --output text)"; \
+	echo "Stored $$param, version $$version"
+
+.PHONY: logs
+logs: ## follow one function's logs: make logs FN=MeFunction
+	@$(call require,sam,$(SAM_INSTALL))
+	@if [ -z "$(FN)" ]; then echo "make logs: name a function, e.g. make logs FN=MeFunction (one of: $(LAMBDA_IDS))" >&2; exit 1; fi
+	@echo "Following the logs of $(FN) in stack $(STACK_NAME) (Ctrl-C stops)"
+	sam logs --stack-name $(STACK_NAME) --name $(FN) --tail
+
+.PHONY: destroy
+destroy: ## delete the deployed stack, after asking (the export bucket is kept)
+	@$(call require,sam,$(SAM_INSTALL))
+	@echo "About to delete stack $(STACK_NAME): the API, the functions, their logs and roles. The export bucket is kept."
+	@read -r -p "Type the stack name ($(STACK_NAME)) to delete it: " answer && [ "$$answer" = "$(STACK_NAME)" ] \
+	  || { echo "Nothing deleted." >&2; exit 1; }
+	sam delete --stack-name $(STACK_NAME) --no-prompts

@@ -1,0 +1,250 @@
+package deploy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// grant is one action allowed on one resource, with the resource rendered
+// (see render) so that it compares as text.
+type grant struct {
+	action, resource string
+}
+
+// samPolicyTemplates are the statements of the SAM policy templates a
+// function here might plausibly use, as SAM expands them (the parameter
+// appears as ${Param}). A template not listed cannot be checked, so it fails.
+var samPolicyTemplates = map[string][]map[string]any{
+	"SSMParameterReadPolicy": {
+		{"Effect": "Allow", "Action": []any{"ssm:DescribeParameters"}, "Resource": "*"},
+		{"Effect": "Allow", "Action": []any{"ssm:GetParameters", "ssm:GetParameter", "ssm:GetParametersByPath"},
+			"Resource": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${ParameterName}"},
+	},
+	"SSMParameterWithSlashPrefixReadPolicy": {
+		{"Effect": "Allow", "Action": []any{"ssm:DescribeParameters"}, "Resource": "*"},
+		{"Effect": "Allow", "Action": []any{"ssm:GetParameters", "ssm:GetParameter", "ssm:GetParametersByPath"},
+			"Resource": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ParameterName}"},
+	},
+	"S3ReadPolicy": {
+		{"Effect": "Allow", "Action": []any{"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion", "s3:GetLifecycleConfiguration"},
+			"Resource": []any{"arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"}},
+	},
+	"S3WritePolicy": {
+		{"Effect": "Allow", "Action": []any{"s3:PutObject", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration"},
+			"Resource": []any{"arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"}},
+	},
+	"S3CrudPolicy": {
+		{"Effect": "Allow", "Action": []any{"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion",
+			"s3:PutObject", "s3:PutObjectAcl", "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:DeleteObject"},
+			"Resource": []any{"arn:${AWS::Partition}:s3:::${BucketName}", "arn:${AWS::Partition}:s3:::${BucketName}/*"}},
+	},
+}
+
+// statements are the policy statements a function's Policies grant: inline
+// documents, SAM policy templates (expanded from samPolicyTemplates) and
+// !Ref to an AWS::IAM::ManagedPolicy of the template.
+func (s *stack) statements(id string) ([]map[string]any, error) {
+	props, _ := lookup(s.resource(id), "Properties").(map[string]any)
+	if role, ok := props["Role"]; ok {
+		return nil, fmt.Errorf("%s uses its own Role (%s), whose policies this check cannot see; give it Policies instead", id, render(role))
+	}
+	var out []map[string]any
+	for _, p := range list(props["Policies"]) {
+		switch p := p.(type) {
+		case string:
+			return nil, fmt.Errorf("%s is granted the AWS managed policy %q, whose statements are not in the template; write the statements it needs instead", id, p)
+		case map[string]any:
+			if ref, ok := p["Ref"].(string); ok {
+				if lookup(s.resource(ref), "Type") != "AWS::IAM::ManagedPolicy" {
+					return nil, fmt.Errorf("%s is granted !Ref %s, which is not an AWS::IAM::ManagedPolicy of the template", id, ref)
+				}
+				out = append(out, documentStatements(lookup(s.resource(ref), "Properties", "PolicyDocument"))...)
+				continue
+			}
+			if _, ok := p["Statement"]; ok {
+				out = append(out, documentStatements(p)...)
+				continue
+			}
+			sts, err := expandSAMPolicy(p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", id, err)
+			}
+			out = append(out, sts...)
+		default:
+			return nil, fmt.Errorf("%s has a policy this check cannot read: %s", id, render(p))
+		}
+	}
+	return out, nil
+}
+
+func documentStatements(doc any) []map[string]any {
+	var out []map[string]any
+	for _, st := range list(lookup(doc, "Statement")) {
+		if m, ok := st.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func expandSAMPolicy(p map[string]any) ([]map[string]any, error) {
+	if len(p) != 1 {
+		return nil, fmt.Errorf("a policy with keys %v is neither a document nor a SAM policy template", render(p))
+	}
+	for name, args := range p {
+		tmpl, ok := samPolicyTemplates[name]
+		if !ok {
+			return nil, fmt.Errorf("SAM policy template %s is unknown to this check: add its statements to samPolicyTemplates or write the statements inline", name)
+		}
+		vars, _ := args.(map[string]any)
+		var out []map[string]any
+		for _, st := range tmpl {
+			var res []any
+			for _, r := range list(st["Resource"]) {
+				r := r.(string)
+				for k, v := range vars {
+					r = strings.ReplaceAll(r, "${"+k+"}", render(v))
+				}
+				res = append(res, r)
+			}
+			out = append(out, map[string]any{"Effect": st["Effect"], "Action": st["Action"], "Resource": res})
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// grants flattens a function's Allow statements into single grants.
+func (s *stack) grants(t *testing.T, id string) []grant {
+	t.Helper()
+	sts, err := s.statements(id)
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	var out []grant
+	for _, st := range sts {
+		if st["Effect"] != "Allow" {
+			continue
+		}
+		for _, a := range list(st["Action"]) {
+			for _, r := range list(st["Resource"]) {
+				out = append(out, grant{action: render(a), resource: render(r)})
+			}
+		}
+	}
+	return out
+}
+
+// No Allow statement anywhere in the template (function policies, managed
+// policies, roles, bucket policies) grants every action, every action of a
+// service, or every resource.
+func TestNoWildcardGrants(t *testing.T) {
+	t.Parallel()
+	s := template(t)
+	check := func(where string, sts []map[string]any) {
+		for _, st := range sts {
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			for _, key := range []string{"NotAction", "NotResource"} {
+				if _, ok := st[key]; ok {
+					t.Errorf("%s: an Allow statement with %s grants almost everything", where, key)
+				}
+			}
+			for _, a := range list(st["Action"]) {
+				if a := render(a); a == "*" || strings.HasSuffix(a, ":*") {
+					t.Errorf("%s grants the wildcard action %q; name the actions it needs", where, a)
+				}
+			}
+			for _, r := range list(st["Resource"]) {
+				if r := render(r); r == "*" || strings.HasSuffix(r, ":*") {
+					t.Errorf("%s grants on the wildcard resource %q; name the resource", where, r)
+				}
+			}
+		}
+	}
+	for _, id := range s.functionIDs() {
+		sts, err := s.statements(id)
+		if err != nil {
+			t.Error(err)
+		}
+		check(id, sts)
+	}
+	for id, r := range s.raw["Resources"].(map[string]any) {
+		switch lookup(r, "Type") {
+		case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::S3::BucketPolicy":
+			check(id, documentStatements(lookup(r, "Properties", "PolicyDocument")))
+		case "AWS::IAM::Role":
+			for _, p := range list(lookup(r, "Properties", "Policies")) {
+				check(id, documentStatements(lookup(p, "PolicyDocument")))
+			}
+		}
+	}
+}
+
+// Exactly the functions that read the Clerk secret may read its one SSM
+// parameter, and with nothing more than ssm:GetParameter.
+func TestSecretAccess(t *testing.T) {
+	t.Parallel()
+	s := template(t)
+	for _, l := range lambdas {
+		reads := false
+		for _, g := range s.grants(t, l.id) {
+			if !strings.HasPrefix(g.action, "ssm:") {
+				continue
+			}
+			switch {
+			case !l.secret:
+				t.Errorf("%s does not need the Clerk secret but is granted %s on %s", l.id, g.action, g.resource)
+			case g.action != "ssm:GetParameter":
+				t.Errorf("%s is granted %s; reading the secret needs only ssm:GetParameter", l.id, g.action)
+			case g.resource != secretARN:
+				t.Errorf("%s may read SSM %s; it may read only the secret key's parameter, %s", l.id, g.resource, secretARN)
+			default:
+				reads = true
+			}
+		}
+		if l.secret && !reads {
+			t.Errorf("%s reads the Clerk secret key but is not granted ssm:GetParameter on %s", l.id, secretARN)
+		}
+	}
+}
+
+// The exporter may write to the export bucket and nowhere else; no other
+// function touches S3; no function is granted anything else.
+func TestS3AndOtherAccess(t *testing.T) {
+	t.Parallel()
+	s := template(t)
+	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true, "s3:ListMultipartUploadParts": true}
+	bucketARNs := []string{"${" + exportBucketID + ".Arn}", "arn:${AWS::Partition}:s3:::${" + exportBucketID + "}"}
+	for _, l := range lambdas {
+		puts := false
+		for _, g := range s.grants(t, l.id) {
+			switch {
+			case strings.HasPrefix(g.action, "ssm:"):
+				// TestSecretAccess
+			case !strings.HasPrefix(g.action, "s3:"):
+				t.Errorf("%s is granted %s on %s, which it does not need", l.id, g.action, g.resource)
+			case l.id != exporterID:
+				t.Errorf("%s is granted %s on %s; only %s writes to S3", l.id, g.action, g.resource, exporterID)
+			case objects[g.action]:
+				if !slices.Contains([]string{bucketARNs[0] + "/*", bucketARNs[1] + "/*"}, g.resource) {
+					t.Errorf("%s may %s on %s; it may write only objects of the export bucket (%s/*)", l.id, g.action, g.resource, bucketARNs[0])
+				}
+				puts = puts || g.action == "s3:PutObject"
+			case g.action == "s3:ListBucketMultipartUploads":
+				if !slices.Contains(bucketARNs, g.resource) {
+					t.Errorf("%s may %s on %s; only on the export bucket itself", l.id, g.action, g.resource)
+				}
+			default:
+				t.Errorf("%s is granted %s; the export needs only PutObject and the multipart upload actions", l.id, g.action)
+			}
+		}
+		if l.id == exporterID && !puts {
+			t.Errorf("%s is not granted s3:PutObject on the export bucket: the export could not be written", l.id)
+		}
+	}
+}
