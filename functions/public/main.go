@@ -1,0 +1,40 @@
+// Command public answers GET /public: a small JSON hello that needs no sign-in,
+// so a front end (or a health check) can tell the API is up.
+package main
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"clerk-lambda/shared/respond"
+)
+
+func main() {
+	lambda.Start(handle)
+}
+
+// hello is the body of GET /public.
+type hello struct {
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+}
+
+func handle(_ context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return respond.JSON(http.StatusOK, hello{
+		Message: "Hello from the public endpoint: no sign-in needed.",
+		Time:    requestTime(req),
+	}), nil
+}
+
+// requestTime is when API Gateway received the request, or now when the event
+// does not say.
+func requestTime(req events.APIGatewayV2HTTPRequest) time.Time {
+	if ms := req.RequestContext.TimeEpoch; ms > 0 {
+		return time.UnixMilli(ms).UTC()
+	}
+	return time.Now().UTC()
+}
