@@ -1,0 +1,368 @@
+// Package apispec reads the HTTP API that template.yaml describes: its routes,
+// its Lambda authorizer, its CORS configuration and the settings of each
+// function (environment, timeout, memory).
+//
+// The template is the only list of routes: the local API serves exactly what
+// `sam deploy` would create. Intrinsic functions are resolved the way a
+// deployment without parameter overrides would see them: Ref to a parameter
+// gives its default (a CommaDelimitedList becomes a list), Ref to a resource
+// gives its logical id, and Fn::GetAtt gives "LogicalId.Attribute", so that an
+// authorizer's FunctionArn names the function that implements it.
+package apispec
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/global"
+	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+	"github.com/awslabs/goformation/v7/intrinsics"
+)
+
+// Lambda's own defaults, used when neither the function nor Globals.Function
+// sets a value.
+const (
+	defaultTimeout  = 3 * time.Second
+	defaultMemoryMB = 128
+)
+
+// API is the HTTP API of one template.
+type API struct {
+	// Routes in template order; the router decides precedence.
+	Routes []Route
+	// CORS is nil when the API has no CorsConfiguration.
+	CORS *CORS
+	// Functions by logical id: every AWS::Serverless::Function, routed or not.
+	Functions map[string]*Function
+}
+
+// Route is one route of the API and what serves it.
+type Route struct {
+	// Method is upper case, or "ANY"; empty for the $default route.
+	Method string
+	// Path is the route's resource path, such as /admin/users/{id}, or
+	// "$default".
+	Path string
+	// Function is the logical id of the integration's function.
+	Function string
+	// Authorizer guards the route; nil means none (Auth: Authorizer: NONE, or
+	// no default authorizer).
+	Authorizer *Authorizer
+}
+
+// Key is the route key as API Gateway reports it: "GET /public" or "$default".
+func (r Route) Key() string {
+	if r.Path == DefaultRoute {
+		return DefaultRoute
+	}
+	return r.Method + " " + r.Path
+}
+
+// DefaultRoute is the path and key of the catch-all route.
+const DefaultRoute = "$default"
+
+// Authorizer is a Lambda authorizer of the API.
+type Authorizer struct {
+	Name string
+	// Function is the logical id of the authorizer's function.
+	Function string
+	// IdentitySources are selection expressions such as
+	// $request.header.Authorization, in template order.
+	IdentitySources []string
+	// TTL is how long a result is cached per identity; 0 disables caching.
+	TTL time.Duration
+	// SimpleResponses is EnableSimpleResponses: the function answers
+	// {"isAuthorized": bool, "context": {...}} instead of an IAM policy.
+	SimpleResponses bool
+}
+
+// CORS is the API's CorsConfiguration.
+type CORS struct {
+	AllowOrigins     []string
+	AllowMethods     []string
+	AllowHeaders     []string
+	ExposeHeaders    []string
+	AllowCredentials bool
+	// MaxAge in seconds; negative when not configured.
+	MaxAge int
+}
+
+// Function is one Lambda function with Globals.Function merged in.
+type Function struct {
+	// Name is the logical id, such as PublicFunction.
+	Name string
+	// Dir is the Go package that builds the function, relative to the
+	// template's folder, such as functions/public.
+	Dir string
+	// Env is Globals.Function.Environment merged with the function's own.
+	Env      map[string]string
+	Timeout  time.Duration
+	MemoryMB int
+}
+
+// Load reads and resolves the template at file.
+func Load(file string) (*API, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	api, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return api, nil
+}
+
+// Parse resolves a template given as YAML (or JSON, which is YAML).
+func Parse(data []byte) (*API, error) {
+	tmpl, err := parseTemplate(data)
+	if err != nil {
+		return nil, err
+	}
+	api := &API{Functions: map[string]*Function{}}
+	globalFn, _ := tmpl.GetServerlessGlobalFunction()
+	fns := tmpl.GetAllServerlessFunctionResources()
+	for _, name := range sortedKeys(fns) {
+		api.Functions[name] = newFunction(name, fns[name], globalFn)
+	}
+	httpAPI, err := selectHTTPAPI(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	authorizers, defaultAuth, err := readAuth(httpAPI.auth, api.Functions)
+	if err != nil {
+		return nil, err
+	}
+	if api.CORS, err = readCORS(httpAPI.cors); err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(fns) {
+		routes, err := readRoutes(name, fns[name], httpAPI.name, authorizers, defaultAuth)
+		if err != nil {
+			return nil, err
+		}
+		api.Routes = append(api.Routes, routes...)
+	}
+	if err := checkDuplicates(api.Routes); err != nil {
+		return nil, err
+	}
+	return api, nil
+}
+
+// parseTemplate resolves intrinsics with the handlers described in the
+// package comment, turns environment values into strings (CloudFormation
+// accepts numbers and booleans there; goformation's types do not), and then
+// lets goformation decode the result.
+func parseTemplate(data []byte) (*cloudformation.Template, error) {
+	resolved, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+			"Ref":        resolveRef,
+			"Fn::GetAtt": resolveGetAtt,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("not a valid template: %w", err)
+	}
+	normalized, err := stringifyEnvironments(resolved)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := goformation.ParseJSONWithOptions(normalized, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		return nil, fmt.Errorf("not a valid template: %w", err)
+	}
+	return tmpl, nil
+}
+
+// resolveRef gives a parameter's default, a resource's logical id, or one of
+// goformation's pseudo-parameter values.
+func resolveRef(name string, input any, template any) any {
+	id, ok := input.(string)
+	if !ok {
+		return nil
+	}
+	root, _ := template.(map[string]any)
+	if params, ok := root["Parameters"].(map[string]any); ok {
+		if p, ok := params[id].(map[string]any); ok {
+			return parameterDefault(p)
+		}
+	}
+	if resources, ok := root["Resources"].(map[string]any); ok {
+		if _, ok := resources[id]; ok {
+			return id
+		}
+	}
+	return intrinsics.Ref(name, input, template)
+}
+
+// parameterDefault is a parameter's Default, split into a list for the list
+// types as CloudFormation does.
+func parameterDefault(p map[string]any) any {
+	def, ok := p["Default"]
+	if !ok {
+		return nil
+	}
+	typ, _ := p["Type"].(string)
+	s, isString := def.(string)
+	if !isString || (typ != "CommaDelimitedList" && !strings.HasPrefix(typ, "List<")) {
+		return def
+	}
+	var list []any
+	for _, item := range strings.Split(s, ",") {
+		list = append(list, strings.TrimSpace(item))
+	}
+	return list
+}
+
+// resolveGetAtt gives "LogicalId.Attribute" for both the list and the dotted
+// forms of Fn::GetAtt.
+func resolveGetAtt(_ string, input any, _ any) any {
+	switch v := input.(type) {
+	case string:
+		return v
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, p := range v {
+			s, ok := p.(string)
+			if !ok {
+				return nil
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ".")
+	}
+	return nil
+}
+
+// stringifyEnvironments rewrites every Environment.Variables value of
+// Globals.Function and of each resource as a string. A value that resolved
+// to nothing (an intrinsic that cannot be resolved locally) is dropped.
+func stringifyEnvironments(resolved []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(resolved))
+	dec.UseNumber()
+	var root map[string]any
+	if err := dec.Decode(&root); err != nil {
+		return nil, fmt.Errorf("not a valid template: %w", err)
+	}
+	var holders []any
+	if globals, ok := root["Globals"].(map[string]any); ok {
+		holders = append(holders, globals["Function"])
+	}
+	if resources, ok := root["Resources"].(map[string]any); ok {
+		for _, r := range resources {
+			if res, ok := r.(map[string]any); ok {
+				holders = append(holders, res["Properties"])
+			}
+		}
+	}
+	for _, h := range holders {
+		props, _ := h.(map[string]any)
+		env, _ := props["Environment"].(map[string]any)
+		vars, ok := env["Variables"].(map[string]any)
+		if !ok {
+			continue
+		}
+		for k, v := range vars {
+			switch val := v.(type) {
+			case string:
+			case json.Number:
+				vars[k] = val.String()
+			case bool:
+				vars[k] = strconv.FormatBool(val)
+			default:
+				delete(vars, k)
+			}
+		}
+	}
+	return json.Marshal(root)
+}
+
+func newFunction(name string, fn *serverless.Function, globals *global.Function) *Function {
+	f := &Function{
+		Name:     name,
+		Dir:      functionDir(name, fn),
+		Env:      map[string]string{},
+		Timeout:  defaultTimeout,
+		MemoryMB: defaultMemoryMB,
+	}
+	if globals != nil {
+		if globals.Environment != nil {
+			for k, v := range globals.Environment.Variables {
+				f.Env[k] = v
+			}
+		}
+		if globals.Timeout != nil {
+			f.Timeout = time.Duration(*globals.Timeout) * time.Second
+		}
+		if globals.MemorySize != nil {
+			f.MemoryMB = *globals.MemorySize
+		}
+	}
+	if fn.Environment != nil {
+		for k, v := range fn.Environment.Variables {
+			f.Env[k] = v
+		}
+	}
+	if fn.Timeout != nil {
+		f.Timeout = time.Duration(*fn.Timeout) * time.Second
+	}
+	if fn.MemorySize != nil {
+		f.MemoryMB = *fn.MemorySize
+	}
+	return f
+}
+
+// functionDir is the Go package of a function. A CodeUri that names a folder
+// is that folder; a CodeUri at the template's root (the makefile build method,
+// where `make build-<LogicalId>` picks the package) follows the project's
+// layout: PublicFunction is functions/public, AdminUsersFunction is
+// functions/admin-users.
+func functionDir(name string, fn *serverless.Function) string {
+	if fn.CodeUri != nil && fn.CodeUri.String != nil {
+		dir := path.Clean(strings.TrimPrefix(*fn.CodeUri.String, "./"))
+		if dir != "." && dir != "" {
+			return dir
+		}
+	}
+	return "functions/" + kebab(strings.TrimSuffix(name, "Function"))
+}
+
+// kebab turns AdminUsers into admin-users and APIKeys into api-keys.
+func kebab(s string) string {
+	var b strings.Builder
+	runes := []rune(s)
+	for i, r := range runes {
+		upper := r >= 'A' && r <= 'Z'
+		if upper && i > 0 {
+			prev := runes[i-1]
+			prevLower := (prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9')
+			nextLower := i+1 < len(runes) && runes[i+1] >= 'a' && runes[i+1] <= 'z'
+			if prevLower || (nextLower && prev >= 'A' && prev <= 'Z') {
+				b.WriteByte('-')
+			}
+		}
+		if upper {
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
