@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,46 +74,34 @@ func newAuthorizer(get envvar.Lookup, logger *slog.Logger) (*authorizer, error) 
 // HTTP API payload 1.0 authorizers; its text must be exactly "Unauthorized".
 var errUnauthorized = errors.New("Unauthorized")
 
-// eventShape has the fields that tell the event kinds apart.
-type eventShape struct {
-	Version   string `json:"version"`
-	Type      string `json:"type"`
-	RouteArn  string `json:"routeArn"`
-	MethodArn string `json:"methodArn"`
+// event is every authorizer event API Gateway sends, decoded in one pass:
+// the fields that tell the kinds apart and the ones that carry the token.
+type event struct {
+	Version            string            `json:"version"`
+	Type               string            `json:"type"`
+	RouteKey           string            `json:"routeKey"`
+	MethodArn          string            `json:"methodArn"`
+	AuthorizationToken string            `json:"authorizationToken"`
+	Headers            map[string]string `json:"headers"`
+	Cookies            []string          `json:"cookies"`
 }
 
 // handle answers one authorization request, whatever its shape.
-func (a *authorizer) handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var shape eventShape
-	if err := json.Unmarshal(raw, &shape); err != nil {
-		return nil, fmt.Errorf("authorizer event is not a JSON object: %w", err)
-	}
+func (a *authorizer) handle(ctx context.Context, e event) (any, error) {
 	switch {
-	case shape.Version == "2.0" && shape.Type == "REQUEST":
-		var e events.APIGatewayV2CustomAuthorizerV2Request
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("decode HTTP API authorizer event: %w", err)
-		}
+	case e.Version == "2.0" && e.Type == "REQUEST":
 		return a.simple(ctx, e), nil
-	case shape.Type == "TOKEN":
-		var e events.APIGatewayCustomAuthorizerRequest
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("decode TOKEN authorizer event: %w", err)
-		}
+	case e.Type == "TOKEN":
 		return a.policy(ctx, e.MethodArn, map[string]string{"authorization": e.AuthorizationToken})
-	case shape.Type == "REQUEST" && shape.MethodArn != "":
-		var e events.APIGatewayCustomAuthorizerRequestTypeRequest
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("decode REQUEST authorizer event: %w", err)
-		}
+	case e.Type == "REQUEST" && e.MethodArn != "":
 		return a.policy(ctx, e.MethodArn, e.Headers)
 	}
-	a.log.Error("unrecognised authorizer event", "version", shape.Version, "type", shape.Type)
+	a.log.Error("unrecognised authorizer event", "version", e.Version, "type", e.Type)
 	return nil, errors.New("unrecognised authorizer event: expected an HTTP API 2.0 REQUEST or a REST TOKEN/REQUEST event")
 }
 
 // simple answers an HTTP API payload 2.0 event with a simple response.
-func (a *authorizer) simple(ctx context.Context, e events.APIGatewayV2CustomAuthorizerV2Request) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+func (a *authorizer) simple(ctx context.Context, e event) events.APIGatewayV2CustomAuthorizerSimpleResponse {
 	id, err := a.decide(ctx, e.Headers, e.Cookies, e.RouteKey)
 	if err != nil {
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}

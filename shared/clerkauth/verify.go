@@ -11,7 +11,6 @@
 package clerkauth
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -183,8 +182,7 @@ func parseHeader(token string) (joseHeader, error) {
 		return joseHeader{}, reject(TokenMalformed, errors.New("header is not base64url"))
 	}
 	var hdr joseHeader
-	dec := json.NewDecoder(bytes.NewReader(decoded))
-	if err := dec.Decode(&hdr); err != nil {
+	if err := json.Unmarshal(decoded, &hdr); err != nil {
 		return joseHeader{}, reject(TokenMalformed, errors.New("header is not JSON"))
 	}
 	return hdr, nil

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"clerk-lambda/shared/clerkauth"
+	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/logging"
+)
+
+// The four benchmarks below run side by side in one package, so one
+// `go test -bench` gives comparable numbers: the bare RSA verification every
+// fresh token must pay, a fresh token through clerkauth, a repeated token, and
+// the whole authorizer invocation as the Lambda runtime drives it.
+
+// benchFixture is a stand-in instance (no listener: the key is passed in
+// CLERK_JWT_KEY, so nothing touches the network) and a token from it.
+type benchFixture struct {
+	clerk *clerkfake.Server
+	token string
+	env   map[string]string
+}
+
+func newBenchFixture(b *testing.B) benchFixture {
+	b.Helper()
+	clerk, err := clerkfake.New(clerkfake.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := clerk.MintToken(clerkfake.TokenParams{UserID: "user_1", AuthorizedParty: origin, OrgID: "org_1", OrgRole: "admin"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchFixture{clerk: clerk, token: tok, env: map[string]string{
+		"CLERK_JWT_KEY":            clerk.PublicKeyPEM(),
+		"CLERK_ISSUER":             clerk.Issuer(),
+		"CLERK_AUTHORIZED_PARTIES": origin,
+	}}
+}
+
+func (f benchFixture) verifier(b *testing.B, memoSize int) *clerkauth.Verifier {
+	b.Helper()
+	cfg, err := clerkauth.ConfigFromEnv(envvar.Map(f.env))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := clerkauth.New(cfg, clerkauth.Options{MemoSize: memoSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkRSAVerifyBaseline is the floor for a fresh token: hashing the
+// signing input and one crypto/rsa PKCS#1 v1.5 SHA-256 verification of a
+// 2048-bit signature.
+func BenchmarkRSAVerifyBaseline(b *testing.B) {
+	f := newBenchFixture(b)
+	jwk, err := clerkauth.ParsePublicKey(f.clerk.PublicKeyPEM())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := jwk.Key.(*rsa.PublicKey)
+	i := strings.LastIndexByte(f.token, '.')
+	input := []byte(f.token[:i])
+	sig, err := base64.RawURLEncoding.DecodeString(f.token[i+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		digest := sha256.Sum256(input)
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyFresh is a full verification of a token not seen before:
+// the memo is off, so every iteration parses, verifies and checks.
+func BenchmarkVerifyFresh(b *testing.B) {
+	f := newBenchFixture(b)
+	v := f.verifier(b, -1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, f.token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCached is a token the verifier has seen: a hash and a lookup.
+func BenchmarkVerifyCached(b *testing.B) {
+	f := newBenchFixture(b)
+	v := f.verifier(b, 0)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, f.token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, f.token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthorizerInvoke is the whole authorizer call for a repeated
+// token: the HTTP API 2.0 event's JSON in, the simple response's JSON out,
+// through aws-lambda-go's handler wrapper, as the Lambda runtime calls it.
+func BenchmarkAuthorizerInvoke(b *testing.B) {
+	f := newBenchFixture(b)
+	var logs bytes.Buffer
+	a, err := newAuthorizer(envvar.Map(f.env), logging.New(&logs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	event, err := json.Marshal(map[string]any{
+		"version": "2.0", "type": "REQUEST", "routeKey": "GET /private", "rawPath": "/private",
+		"routeArn":       "arn:aws:execute-api:us-east-1:123456789012:abcdef123/$default/GET/private",
+		"identitySource": []string{"Bearer " + f.token},
+		"headers":        map[string]string{"authorization": "Bearer " + f.token, "user-agent": "bench", "accept": "*/*"},
+		"requestContext": map[string]any{"accountId": "123456789012", "apiId": "abcdef123", "requestId": "req-1", "stage": "$default",
+			"http": map[string]any{"method": "GET", "path": "/private", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1"}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := lambda.NewHandler(a.handle)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		logs.Reset()
+		out, err := h.Invoke(ctx, event)
+		if err != nil || !bytes.Contains(out, []byte(`"isAuthorized":true`)) {
+			b.Fatalf("invoke: %s, %v", out, err)
+		}
+	}
+}
