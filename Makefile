@@ -59,8 +59,8 @@ $(addprefix build-,$(LAMBDA_IDS)): build-%:
 	  -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call lambda_dir,$*)
 
 .PHONY: bench
-bench: ## run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./shared/clerkauth/ ./functions/authorizer/
+bench: ## run the benchmarks and print medians and ratios to the bare RSA verification
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./functions/authorizer/ | $(GO) run ./cmd/benchratio -baseline RSAVerifyBaseline
 
 .PHONY: dev
 dev: ## run the whole API locally (not yet: see the README)
