@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"errors"
 	"go/parser"
 	"go/token"
 	"os"
@@ -374,16 +375,12 @@ func isMainPackage(dir string) error {
 	return errNotMain
 }
 
-type packageError string
-
-func (e packageError) Error() string { return string(e) }
-
-const (
-	errNoGoFiles = packageError("that directory has no Go files")
-	errNotMain   = packageError("that directory is not a main package")
+var (
+	errNoGoFiles = errors.New("that directory has no Go files")
+	errNotMain   = errors.New("that directory is not a main package")
 )
 
-var designRouteRE = regexp.MustCompile("^\\|\\s*(GET|POST|PUT|PATCH|DELETE)\\s+(/\\S*)\\s*\\|\\s*([a-z0-9-]+)")
+var designRouteRE = regexp.MustCompile(`^\|\s*(GET|POST|PUT|PATCH|DELETE)\s+(/\S*)\s*\|\s*([a-z0-9-]+)`)
 
 // Every route in the design's table (../shared/DESIGN.md from the repository
 // root) is in the template, served from the directory the design names.
