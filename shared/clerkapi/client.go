@@ -1,0 +1,239 @@
+// Package clerkapi is the project's client for Clerk's Backend API: one user,
+// a page of users, a count, and every user in creation order. It runs on
+// clerk-sdk-go's backend and resource clients, configured per call (never
+// through the SDK's package-level key), and adds what a Lambda needs around
+// them: the secret key fetched per request so it can rotate, retries of 5xx
+// and network errors with jittered exponential backoff, waits that honour
+// Retry-After on 429, and typed errors that carry Clerk's error code and trace
+// id and never the secret key.
+package clerkapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+	"github.com/clerk/clerk-sdk-go/v2/user"
+)
+
+// DefaultURL is the Backend API's base URL.
+const DefaultURL = clerk.APIURL
+
+// Config sets up a Client.
+type Config struct {
+	// SecretKey returns the Clerk secret key. It is called before every
+	// attempt, so a rotated key is picked up by the next request. Required.
+	SecretKey func(ctx context.Context) (string, error)
+	// URL is the Backend API base URL (CLERK_API_URL); "" = DefaultURL. It
+	// must be https, or http to a local stand-in (a loopback address,
+	// localhost or host.docker.internal), so the key never crosses a network
+	// in clear text.
+	URL string
+	// HTTPClient sends the requests; nil = a client with a 10-second timeout.
+	HTTPClient *http.Client
+	// MaxAttempts bounds the attempts of one call that fails with a 5xx or a
+	// network error; 0 = 4.
+	MaxAttempts int
+	// MaxRateLimitWaits bounds how many 429 answers one call waits out
+	// before giving up; 0 = 10. Each wait lasts what Retry-After says.
+	MaxRateLimitWaits int
+	// BackoffBase is the longest wait before the first retry of a 5xx or
+	// network error; each later retry doubles it, up to BackoffMax. The
+	// actual wait is drawn uniformly below that bound ("full jitter").
+	// 0 = 500ms. Tests shrink it to keep suites fast.
+	BackoffBase time.Duration
+	// BackoffMax caps the backoff bound; 0 = 10s.
+	BackoffMax time.Duration
+}
+
+// Client calls the Backend API. It is safe for concurrent use.
+type Client struct {
+	secretKey    func(context.Context) (string, error)
+	url          string
+	http         *http.Client
+	maxAttempts  int
+	maxRateWaits int
+	backoffBase  time.Duration
+	backoffMax   time.Duration
+	// wait sleeps between attempts; tests replace it to observe waits
+	// without spending them.
+	wait func(ctx context.Context, d time.Duration) error
+}
+
+// New checks cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.SecretKey == nil {
+		return nil, errors.New("clerkapi: Config.SecretKey is required")
+	}
+	base, err := checkURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxAttempts < 0 || cfg.MaxRateLimitWaits < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 {
+		return nil, errors.New("clerkapi: Config.MaxAttempts, MaxRateLimitWaits, BackoffBase and BackoffMax must not be negative")
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	c := &Client{
+		secretKey:    cfg.SecretKey,
+		url:          base,
+		http:         observed(hc),
+		maxAttempts:  orDefault(cfg.MaxAttempts, 4),
+		maxRateWaits: orDefault(cfg.MaxRateLimitWaits, 10),
+		backoffBase:  orDefault(cfg.BackoffBase, 500*time.Millisecond),
+		backoffMax:   orDefault(cfg.BackoffMax, 10*time.Second),
+		wait:         sleep,
+	}
+	return c, nil
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// checkURL validates the base URL and returns it without a trailing slash.
+func checkURL(raw string) (string, error) {
+	if raw == "" {
+		return DefaultURL, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("clerkapi: URL must be an absolute http(s) URL without credentials, query or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLocal(u.Hostname()) {
+			return "", errors.New("clerkapi: URL must use https unless it points at a local stand-in (loopback, localhost or host.docker.internal)")
+		}
+	default:
+		return "", errors.New("clerkapi: URL must use https (or http for a local stand-in)")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func isLocal(host string) bool {
+	if host == "localhost" || host == "host.docker.internal" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// backend builds the SDK backend for one attempt, with the key of the moment.
+func (c *Client) backend(key string) clerk.BackendConfig {
+	return clerk.BackendConfig{Key: clerk.String(key), URL: clerk.String(c.url), HTTPClient: c.http}
+}
+
+// userIDPattern is what a Clerk object id can look like; anything else could
+// change the request path (for example "../jwks"), so it is never sent.
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// User returns the user with id. A user that does not exist, and an id that
+// cannot be a Clerk id, give an error for which errors.Is(err, ErrNotFound)
+// holds.
+func (c *Client) User(ctx context.Context, id string) (*clerk.User, error) {
+	if !userIDPattern.MatchString(id) {
+		return nil, fmt.Errorf("clerkapi: get user: %w: the id is not a Clerk user id", ErrNotFound)
+	}
+	var u *clerk.User
+	err := c.call(ctx, "get user", func(ctx context.Context, b clerk.BackendConfig) error {
+		var err error
+		u, err = user.NewClient(&clerk.ClientConfig{BackendConfig: b}).Get(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// ListParams selects a page of users. Zero values are left out of the
+// request, so Clerk's defaults apply: 10 users, offset 0, newest first.
+type ListParams struct {
+	Limit   int    // 1..500
+	Offset  int    // >= 0
+	Query   string // case-insensitive match on email, phone, username, names and id
+	OrderBy string // such as "-created_at" (the default) or "+created_at"
+}
+
+// ListUsers returns one page of users in one request. Unlike clerk-sdk-go's
+// user.List, it does not also ask /users/count for the total.
+func (c *Client) ListUsers(ctx context.Context, p ListParams) ([]*clerk.User, error) {
+	q := url.Values{}
+	if p.Limit != 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.Offset != 0 {
+		q.Set("offset", strconv.Itoa(p.Offset))
+	}
+	if p.Query != "" {
+		q.Set("query", p.Query)
+	}
+	if p.OrderBy != "" {
+		q.Set("order_by", p.OrderBy)
+	}
+	return c.listPage(ctx, q)
+}
+
+// CountUsers returns how many users match query ("" = all users).
+func (c *Client) CountUsers(ctx context.Context, query string) (int64, error) {
+	params := &user.ListParams{}
+	if query != "" {
+		params.Query = clerk.String(query)
+	}
+	var n int64
+	err := c.call(ctx, "count users", func(ctx context.Context, b clerk.BackendConfig) error {
+		total, err := user.NewClient(&clerk.ClientConfig{BackendConfig: b}).Count(ctx, params)
+		if err == nil {
+			n = total.TotalCount
+		}
+		return err
+	})
+	return n, err
+}
+
+// listPage sends GET /users with q through the SDK backend and decodes the
+// plain JSON array Clerk answers with.
+func (c *Client) listPage(ctx context.Context, q url.Values) ([]*clerk.User, error) {
+	var page userPage
+	err := c.call(ctx, "list users", func(ctx context.Context, b clerk.BackendConfig) error {
+		page = nil
+		req := clerk.NewAPIRequest(http.MethodGet, "/users")
+		req.SetParams(queryParams(q))
+		return clerk.NewBackend(&b).Call(ctx, req, &page)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if page == nil {
+		page = userPage{}
+	}
+	return page, nil
+}
+
+// userPage is the body of GET /users, a JSON array of users.
+type userPage []*clerk.User
+
+// Read satisfies clerk.ResponseReader; a page keeps no response metadata.
+func (*userPage) Read(*clerk.APIResponse) {}
+
+// queryParams hands ready query values to the SDK, which sends them as the
+// query string of a GET.
+type queryParams url.Values
+
+func (q queryParams) ToQuery() url.Values                { return url.Values(q) }
+func (queryParams) ToMultipart() ([]byte, string, error) { return nil, "", nil }
