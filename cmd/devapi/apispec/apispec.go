@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,11 +160,11 @@ func Parse(data []byte) (*API, error) {
 }
 
 // parseTemplate resolves intrinsics with the handlers described in the
-// package comment, turns environment values into strings (CloudFormation
-// accepts numbers and booleans there; goformation's types do not), and then
+// package comment, keeps only what the local API reads (see prepare), and
 // lets goformation decode the result.
 func parseTemplate(data []byte) (*cloudformation.Template, error) {
 	resolved, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{
+		EvaluateConditions: true,
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
 			"Ref":        resolveRef,
 			"Fn::GetAtt": resolveGetAtt,
@@ -172,11 +173,11 @@ func parseTemplate(data []byte) (*cloudformation.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a valid template: %w", err)
 	}
-	normalized, err := stringifyEnvironments(resolved)
+	prepared, err := prepare(resolved)
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := goformation.ParseJSONWithOptions(normalized, &intrinsics.ProcessorOptions{NoProcess: true})
+	tmpl, err := goformation.ParseJSONWithOptions(prepared, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		return nil, fmt.Errorf("not a valid template: %w", err)
 	}
@@ -243,47 +244,94 @@ func resolveGetAtt(_ string, input any, _ any) any {
 	return nil
 }
 
-// stringifyEnvironments rewrites every Environment.Variables value of
-// Globals.Function and of each resource as a string. A value that resolved
-// to nothing (an intrinsic that cannot be resolved locally) is dropped.
-func stringifyEnvironments(resolved []byte) ([]byte, error) {
+// known lists the properties goformation decodes for the types the local
+// API reads. goformation refuses properties it does not know, and SAM keeps
+// adding some (LoggingConfig, for one) that the local API has no use for.
+var known = map[string]map[string]bool{
+	"AWS::Serverless::Function": jsonFields(serverless.Function{}),
+	"AWS::Serverless::HttpApi":  jsonFields(serverless.HttpApi{}),
+	"Function":                  jsonFields(global.Function{}),
+	"HttpApi":                   jsonFields(global.HttpApi{}),
+}
+
+// prepare keeps the functions and HTTP APIs of a resolved template, and
+// their globals, without the properties goformation does not know, and
+// turns environment values into strings (CloudFormation accepts numbers and
+// booleans there; goformation's types do not). A variable that resolved to
+// nothing (an intrinsic that cannot be resolved locally) is dropped.
+func prepare(resolved []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(resolved))
 	dec.UseNumber()
 	var root map[string]any
 	if err := dec.Decode(&root); err != nil {
 		return nil, fmt.Errorf("not a valid template: %w", err)
 	}
-	var holders []any
-	if globals, ok := root["Globals"].(map[string]any); ok {
-		holders = append(holders, globals["Function"])
-	}
+	var kept []map[string]any
 	if resources, ok := root["Resources"].(map[string]any); ok {
-		for _, r := range resources {
-			if res, ok := r.(map[string]any); ok {
-				holders = append(holders, res["Properties"])
+		for name, r := range resources {
+			res, _ := r.(map[string]any)
+			typ, _ := res["Type"].(string)
+			if known[typ] == nil {
+				delete(resources, name)
+				continue
 			}
+			props, _ := res["Properties"].(map[string]any)
+			kept = append(kept, prune(props, known[typ]))
 		}
 	}
-	for _, h := range holders {
-		props, _ := h.(map[string]any)
-		env, _ := props["Environment"].(map[string]any)
-		vars, ok := env["Variables"].(map[string]any)
-		if !ok {
-			continue
-		}
-		for k, v := range vars {
-			switch val := v.(type) {
-			case string:
-			case json.Number:
-				vars[k] = val.String()
-			case bool:
-				vars[k] = strconv.FormatBool(val)
-			default:
-				delete(vars, k)
+	if globals, ok := root["Globals"].(map[string]any); ok {
+		for name, g := range globals {
+			props, _ := g.(map[string]any)
+			if known[name] == nil || props == nil {
+				delete(globals, name)
+				continue
 			}
+			kept = append(kept, prune(props, known[name]))
+		}
+	}
+	for _, props := range kept {
+		env, _ := props["Environment"].(map[string]any)
+		if vars, ok := env["Variables"].(map[string]any); ok {
+			stringifyValues(vars)
 		}
 	}
 	return json.Marshal(root)
+}
+
+func prune(props map[string]any, fields map[string]bool) map[string]any {
+	for k := range props {
+		if !fields[k] {
+			delete(props, k)
+		}
+	}
+	return props
+}
+
+func stringifyValues(vars map[string]any) {
+	for k, v := range vars {
+		switch val := v.(type) {
+		case string:
+		case json.Number:
+			vars[k] = val.String()
+		case bool:
+			vars[k] = strconv.FormatBool(val)
+		default:
+			delete(vars, k)
+		}
+	}
+}
+
+// jsonFields lists the JSON names of a struct's fields.
+func jsonFields(v any) map[string]bool {
+	fields := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = true
+		}
+	}
+	return fields
 }
 
 func newFunction(name string, fn *serverless.Function, globals *global.Function) *Function {

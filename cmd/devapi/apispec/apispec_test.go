@@ -1,6 +1,8 @@
 package apispec
 
 import (
+	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +174,46 @@ func TestKebab(t *testing.T) {
 	} {
 		if got := kebab(in); got != want {
 			t.Errorf("kebab(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestProjectTemplate reads the project's own template.yaml, the one `make
+// dev` serves, and checks the routes and settings the design describes.
+func TestProjectTemplate(t *testing.T) {
+	t.Parallel()
+	api, err := Load("../../../template.yaml")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("no template.yaml at the repository root")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"GET /public":           "PublicFunction",
+		"GET /private":          "PrivateFunction",
+		"GET /me":               "MeFunction",
+		"GET /admin/users":      "AdminUsersFunction",
+		"GET /admin/users/{id}": "AdminUsersFunction",
+	}
+	for _, r := range api.Routes {
+		if want[r.Key()] != r.Function {
+			t.Errorf("route %s served by %s, not in the design", r.Key(), r.Function)
+		}
+		if guarded := r.Key() != "GET /public"; guarded != (r.Authorizer != nil) {
+			t.Errorf("route %s: authorizer %v", r.Key(), r.Authorizer)
+		}
+		delete(want, r.Key())
+	}
+	if len(want) > 0 {
+		t.Errorf("routes missing from the template: %v", want)
+	}
+	if api.CORS == nil || len(api.CORS.AllowOrigins) == 0 {
+		t.Error("no CORS configuration with the AllowedOrigins default")
+	}
+	for _, fn := range api.Functions {
+		if !strings.HasPrefix(fn.Dir, "functions/") {
+			t.Errorf("%s builds from %s, want a folder under functions/", fn.Name, fn.Dir)
 		}
 	}
 }
