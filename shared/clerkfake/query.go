@@ -350,8 +350,12 @@ func (s *Server) list(l listQuery) ([][]byte, *paramError) {
 			at = next
 		}
 	}
+	skip := l.offset
+	if len(l.preds) == 0 { // every user in the window matches: jump the offset
+		at, skip = at+step*skip, 0
+	}
 	out := make([][]byte, 0, min(l.limit, hi-lo))
-	for skip := l.offset; at >= lo && at < hi && len(out) < l.limit; at += step {
+	for ; at >= lo && at < hi && len(out) < l.limit; at += step {
 		if !l.match(users[at]) {
 			continue
 		}
