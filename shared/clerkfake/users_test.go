@@ -231,6 +231,8 @@ func TestListUsers(t *testing.T) {
 		{"order_by=created_at&limit=4&offset=28", asc[28:]},
 		{"order_by=-created_at&limit=500", desc},
 		{"offset=1000", []string{}},
+		{"query=example&limit=2&offset=3", desc[3:5]},
+		{fmt.Sprintf("created_at_after=%d&order_by=%%2Bcreated_at&limit=2&offset=2", mid), asc[13:15]},
 		{"query=ANALYTICAL", []string{ada.ID}},
 		{"query=countess", []string{ada.ID}},
 		{"query=byron", []string{ada.ID}},
