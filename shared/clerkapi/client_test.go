@@ -458,6 +458,21 @@ func TestAnswersThatAreNotClerks(t *testing.T) {
 	}
 }
 
+func TestErrorTextNeverCarriesTheKey(t *testing.T) {
+	t.Parallel()
+	s := standIn(t)
+	key := s.SecretKey()
+	echo := `{"errors":[{"code":"form_param_value_invalid","message":"bad ` + key + `","long_message":"the key ` + key + `\nwas sent"}],"clerk_trace_id":"t1"}`
+	srv := flaky(t, s, answer(http.StatusBadRequest, "Content-Type", "application/json", echo))
+	c := client(t, s, func(cfg *clerkapi.Config) { cfg.URL = srv.URL + "/v1" })
+	_, err := c.CountUsers(context.Background(), "")
+	e := wantAPIError(t, err, http.StatusBadRequest, "form_param_value_invalid")
+	wantOneLine(t, err, key)
+	if strings.Contains(e.Message+e.LongMessage, key) || !strings.Contains(e.LongMessage, "[secret key]") {
+		t.Errorf("the key was not replaced: %+v", e)
+	}
+}
+
 func TestDeadlineShorterThanRetryAfter(t *testing.T) {
 	t.Parallel()
 	s := standIn(t)
