@@ -1,0 +1,549 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/identity"
+	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/respond"
+)
+
+// standIn starts a Clerk stand-in on loopback, closed when the test ends.
+func standIn(t *testing.T) *clerkfake.Server {
+	t.Helper()
+	s, err := clerkfake.New(clerkfake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// env is the environment of a function pointed at the stand-in s.
+func env(s *clerkfake.Server) map[string]string {
+	return map[string]string{"CLERK_SECRET_KEY": s.SecretKey(), "CLERK_API_URL": s.URL()}
+}
+
+// testHandler builds the handler from vars, with millisecond retry backoffs
+// and change applied to the settings, logging into the returned buffer.
+func testHandler(t *testing.T, vars map[string]string, change func(*settings)) (*handler, *bytes.Buffer) {
+	t.Helper()
+	s, err := loadSettings(envvar.Map(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.clerk.BackoffBase, s.clerk.BackoffMax = time.Millisecond, 4*time.Millisecond
+	if change != nil {
+		change(&s)
+	}
+	var logs bytes.Buffer
+	h, err := s.build(logging.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, &logs
+}
+
+// Callers, as the authorizer builds their context.
+var (
+	soon     = time.Now().Add(time.Hour)
+	orgAdmin = (&identity.Identity{UserID: "user_orgadmin", Expires: soon,
+		Org: &identity.Organization{ID: "org_1", Role: "org:admin"}}).Context()
+	metadataAdmin = (&identity.Identity{UserID: "user_metaadmin", Expires: soon,
+		Claims: json.RawMessage(`{"metadata":{"role":"admin"}}`)}).Context()
+	orgMember = (&identity.Identity{UserID: "user_member", Expires: soon,
+		Org: &identity.Organization{ID: "org_1", Role: "org:member"}}).Context()
+	metadataUser = (&identity.Identity{UserID: "user_plain", Expires: soon,
+		Claims: json.RawMessage(`{"metadata":{"role":"user"}}`)}).Context()
+	expiredAdmin = (&identity.Identity{UserID: "user_orgadmin", Expires: time.Now().Add(-time.Minute),
+		Org: &identity.Organization{ID: "org_1", Role: "org:admin"}}).Context()
+)
+
+// request is an HTTP API event as API Gateway delivers it: the authorizer
+// context has been through JSON, so exp is a float64. A non-empty id makes
+// it GET /admin/users/{id}.
+func request(t *testing.T, auth map[string]any, id string, query map[string]string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeList, RawPath: "/admin/users", QueryStringParameters: query}
+	if id != "" {
+		req.RouteKey, req.RawPath, req.PathParameters = routeOne, "/admin/users/"+id, map[string]string{"id": id}
+	}
+	if auth != nil {
+		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: auth}
+	}
+	raw, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// invoke calls the handler as Lambda would, with a request id and a deadline.
+func invoke(t *testing.T, h *handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-" + t.Name()})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := h.handle(ctx, req)
+	if err != nil {
+		t.Fatalf("handle returned an error: %v", err)
+	}
+	return res
+}
+
+// wantError checks res is an error response with status and code, and
+// returns its message.
+func wantError(t *testing.T, res events.APIGatewayV2HTTPResponse, status int, code string) string {
+	t.Helper()
+	var body respond.ErrorBody
+	if res.StatusCode != status || json.Unmarshal([]byte(res.Body), &body) != nil || body.Error.Code != code || body.Error.Message == "" {
+		t.Fatalf("got %d %s, want %d with code %q", res.StatusCode, res.Body, status, code)
+	}
+	return body.Error.Message
+}
+
+// logLine returns the one line logged for a request and checks it carries
+// the request id and status and no secret.
+func logLine(t *testing.T, logs *bytes.Buffer, status int, secret string) map[string]any {
+	t.Helper()
+	text := logs.String()
+	if secret != "" && strings.Contains(text, secret) {
+		t.Fatalf("the secret key is in the log: %s", text)
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one log line per request, got %d:\n%s", len(lines), text)
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["requestId"] != "req-"+t.Name() || line["status"] != float64(status) {
+		t.Fatalf("log line lacks the request id or status %d: %s", status, lines[0])
+	}
+	return line
+}
+
+// userBody is the part of a user in a response the tests check.
+type userBody struct {
+	ID             string          `json:"id"`
+	EmailAddress   *string         `json:"email_address"`
+	FirstName      *string         `json:"first_name"`
+	LastName       *string         `json:"last_name"`
+	Username       *string         `json:"username"`
+	CreatedAt      string          `json:"created_at"`
+	LastSignInAt   *string         `json:"last_sign_in_at"`
+	PublicMetadata json.RawMessage `json:"public_metadata"`
+}
+
+type pageBody struct {
+	Data       []userBody `json:"data"`
+	Limit      int        `json:"limit"`
+	Offset     int        `json:"offset"`
+	NextOffset *int       `json:"next_offset"`
+}
+
+// directory is a stand-in holding 25 seeded users and Ada, the oldest. Tests
+// sharing it only read.
+func directory(t *testing.T) (*clerkfake.Server, clerkfake.User) {
+	t.Helper()
+	fake := standIn(t)
+	fake.SeedUsers(25)
+	ada := fake.AddUser(clerkfake.User{
+		FirstName: "Ada", LastName: "Example", Username: "ada",
+		EmailAddresses: []clerkfake.EmailAddress{
+			{ID: "idn_old", EmailAddress: "ada@old.example.com"},
+			{ID: "idn_main", EmailAddress: "ada@example.com"},
+		},
+		PrimaryEmailAddressID: "idn_main",
+		PublicMetadata:        map[string]any{"role": "admin"},
+		CreatedAt:             time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC),
+		LastSignInAt:          time.Date(2026, 1, 3, 3, 4, 5, 0, time.UTC),
+	})
+	return fake, ada
+}
+
+// newestFirst lists the ids of fake's users matching keep, newest first, as
+// Clerk orders them by default.
+func newestFirst(fake *clerkfake.Server, keep func(clerkfake.User) bool) []string {
+	var ids []string
+	for _, u := range slices.Backward(fake.Users()) {
+		if keep(u) {
+			ids = append(ids, u.ID)
+		}
+	}
+	return ids
+}
+
+func TestAccess(t *testing.T) {
+	t.Parallel()
+	fake, ada := directory(t)
+	tests := []struct {
+		name      string
+		auth      map[string]any
+		adminRole string // ADMIN_ORG_ROLE; "" = unset
+		status    int
+		code      string
+	}{
+		{name: "no authorizer context", status: 401, code: "unauthenticated"},
+		{name: "cached authorization outlived the token", auth: expiredAdmin, status: 401, code: "unauthenticated"},
+		{name: "organization member", auth: orgMember, status: 403, code: "forbidden"},
+		{name: "metadata role other than admin", auth: metadataUser, status: 403, code: "forbidden"},
+		{name: "organization admin", auth: orgAdmin, status: 200},
+		{name: "metadata.role admin", auth: metadataAdmin, status: 200},
+		{name: "org:admin when another role is configured", auth: orgAdmin, adminRole: "org:owner", status: 403, code: "forbidden"},
+		{name: "the configured role", auth: orgMember, adminRole: "org:member", status: 200},
+	}
+	for _, tt := range tests {
+		for _, id := range []string{"", ada.ID} {
+			t.Run(tt.name+"/"+map[bool]string{true: "one", false: "list"}[id != ""], func(t *testing.T) {
+				t.Parallel()
+				vars := env(fake)
+				if tt.adminRole != "" {
+					vars["ADMIN_ORG_ROLE"] = tt.adminRole
+				}
+				h, logs := testHandler(t, vars, nil)
+				res := invoke(t, h, request(t, tt.auth, id, nil))
+				if tt.code != "" {
+					wantError(t, res, tt.status, tt.code)
+				} else if res.StatusCode != tt.status {
+					t.Fatalf("status = %d, want %d: %s", res.StatusCode, tt.status, res.Body)
+				}
+				line := logLine(t, logs, tt.status, fake.SecretKey())
+				if tt.auth != nil && tt.status != 401 && line["userId"] != tt.auth["userId"] {
+					t.Fatalf("log line lacks the caller: %v", line)
+				}
+			})
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	fake, _ := directory(t)
+	all := newestFirst(fake, func(clerkfake.User) bool { return true })
+	turings := newestFirst(fake, func(u clerkfake.User) bool { return u.LastName == "Turing" })
+	if len(all) != 26 || len(turings) != 5 {
+		t.Fatalf("the seeded directory changed: %d users, %d Turings", len(all), len(turings))
+	}
+	next := func(n int) *int { return &n }
+	tests := []struct {
+		name   string
+		query  map[string]string
+		want   []string
+		limit  int
+		offset int
+		next   *int
+	}{
+		{name: "defaults", want: all[:20], limit: 20, next: next(20)},
+		{name: "second page", query: map[string]string{"offset": "20"}, want: all[20:], limit: 20, offset: 20},
+		{name: "limit and offset", query: map[string]string{"limit": "5", "offset": "5"}, want: all[5:10], limit: 5, offset: 5, next: next(10)},
+		{name: "largest limit", query: map[string]string{"limit": "100"}, want: all, limit: 100},
+		{name: "past the end", query: map[string]string{"offset": "1000"}, want: []string{}, limit: 20, offset: 1000},
+		{name: "query, trimmed", query: map[string]string{"query": "  TURING "}, want: turings, limit: 20},
+		{name: "query filling a page", query: map[string]string{"query": "turing", "limit": "5"}, want: turings, limit: 5, next: next(5)},
+		{name: "query of 256 characters", query: map[string]string{"query": strings.Repeat("é", 256)}, want: []string{}, limit: 20},
+		{name: "empty values are defaults", query: map[string]string{"limit": "", "offset": "", "query": " "}, want: all[:20], limit: 20, next: next(20)},
+		{name: "unknown parameters ignored", query: map[string]string{"order_by": "+created_at", "parameter1": "x"}, want: all[:20], limit: 20, next: next(20)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, logs := testHandler(t, env(fake), nil)
+			res := invoke(t, h, request(t, orgAdmin, "", tt.query))
+			var got pageBody
+			if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil {
+				t.Fatalf("got %d %s", res.StatusCode, res.Body)
+			}
+			if !strings.Contains(res.Body, `"data":[`) || !strings.Contains(res.Body, `"next_offset":`) {
+				t.Fatalf("data must be an array and next_offset present: %s", res.Body)
+			}
+			ids := []string{}
+			for _, u := range got.Data {
+				ids = append(ids, u.ID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Fatalf("ids = %v\nwant  %v", ids, tt.want)
+			}
+			if got.Limit != tt.limit || got.Offset != tt.offset || !equalPtr(got.NextOffset, tt.next) {
+				t.Fatalf("limit %d offset %d next %v; want %d %d %v", got.Limit, got.Offset, deref(got.NextOffset), tt.limit, tt.offset, deref(tt.next))
+			}
+			logLine(t, logs, 200, fake.SecretKey())
+		})
+	}
+}
+
+func equalPtr(a, b *int) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+func deref(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func TestListShowsUsersAsMeDoes(t *testing.T) {
+	t.Parallel()
+	fake, ada := directory(t)
+	h, _ := testHandler(t, env(fake), nil)
+	res := invoke(t, h, request(t, metadataAdmin, "", map[string]string{"query": "ada@example.com"}))
+	var got pageBody
+	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || len(got.Data) != 1 {
+		t.Fatalf("got %d %s", res.StatusCode, res.Body)
+	}
+	checkAda(t, got.Data[0], ada)
+}
+
+// checkAda checks u is the directory's Ada in the shape of GET /me.
+func checkAda(t *testing.T, u userBody, ada clerkfake.User) {
+	t.Helper()
+	if u.ID != ada.ID || u.EmailAddress == nil || *u.EmailAddress != "ada@example.com" || u.FirstName == nil || *u.FirstName != "Ada" ||
+		u.Username == nil || *u.Username != "ada" || u.CreatedAt != "2026-01-02T03:04:05.006Z" ||
+		u.LastSignInAt == nil || *u.LastSignInAt != "2026-01-03T03:04:05Z" || string(u.PublicMetadata) != `{"role":"admin"}` {
+		t.Fatalf("user = %+v", u)
+	}
+}
+
+func TestBadParameters(t *testing.T) {
+	t.Parallel()
+	fake, _ := directory(t)
+	tests := []struct {
+		name  string
+		id    string
+		query map[string]string
+		want  string
+	}{
+		{name: "limit 0", query: map[string]string{"limit": "0"}, want: "limit must be a whole number from 1 to 100"},
+		{name: "limit 101", query: map[string]string{"limit": "101"}, want: "limit must be a whole number from 1 to 100"},
+		{name: "limit in words", query: map[string]string{"limit": "ten"}, want: "limit must be a whole number from 1 to 100"},
+		{name: "limit with a sign", query: map[string]string{"limit": "+5"}, want: "limit must be a whole number from 1 to 100"},
+		{name: "limit given twice", query: map[string]string{"limit": "5,10"}, want: "limit must be a whole number from 1 to 100"},
+		{name: "offset -1", query: map[string]string{"offset": "-1"}, want: "offset must be a whole number from 0 to 2147483647"},
+		{name: "offset beyond any int", query: map[string]string{"offset": "99999999999999999999"}, want: "offset must be a whole number from 0"},
+		{name: "query of 257 characters", query: map[string]string{"query": strings.Repeat("a", 257)}, want: "query must be at most 256 characters"},
+		{name: "id without the user_ prefix", id: "2abc", want: "id must be a Clerk user id"},
+		{name: "id with a path in it", id: "user_abc/../../jwks", want: "id must be a Clerk user id"},
+		{name: "id prefix alone", id: "user_", want: "id must be a Clerk user id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, logs := testHandler(t, env(fake), nil)
+			msg := wantError(t, invoke(t, h, request(t, orgAdmin, tt.id, tt.query)), 400, "invalid_parameter")
+			if !strings.HasPrefix(msg, tt.want) {
+				t.Fatalf("message = %q, want it to start %q", msg, tt.want)
+			}
+			logLine(t, logs, 400, "")
+		})
+	}
+}
+
+func TestOneUser(t *testing.T) {
+	t.Parallel()
+	fake, ada := directory(t)
+	gone := fake.AddUser(clerkfake.User{})
+	fake.DeleteUser(gone.ID)
+
+	t.Run("found", func(t *testing.T) {
+		t.Parallel()
+		h, logs := testHandler(t, env(fake), nil)
+		res := invoke(t, h, request(t, orgAdmin, ada.ID, nil))
+		var got userBody
+		if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil {
+			t.Fatalf("got %d %s", res.StatusCode, res.Body)
+		}
+		checkAda(t, got, ada)
+		if line := logLine(t, logs, 200, fake.SecretKey()); line["targetUserId"] != ada.ID || line["msg"] != routeOne {
+			t.Fatalf("log line = %v", line)
+		}
+	})
+	for name, id := range map[string]string{"deleted": gone.ID, "never existed": "user_2NoSuchUser00000000000000"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h, logs := testHandler(t, env(fake), nil)
+			wantError(t, invoke(t, h, request(t, orgAdmin, id, nil)), 404, "user_not_found")
+			logLine(t, logs, 404, fake.SecretKey())
+		})
+	}
+}
+
+// TestRouteFallback checks events whose route key is neither of the two
+// (a catch-all route) are told apart by the id path parameter.
+func TestRouteFallback(t *testing.T) {
+	t.Parallel()
+	fake, ada := directory(t)
+	h, _ := testHandler(t, env(fake), nil)
+	one := request(t, orgAdmin, ada.ID, nil)
+	one.RouteKey = "$default"
+	var u userBody
+	if res := invoke(t, h, one); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &u) != nil || u.ID != ada.ID {
+		t.Fatalf("got %d %s", res.StatusCode, res.Body)
+	}
+	list := request(t, orgAdmin, "", nil)
+	list.RouteKey = "ANY /{proxy+}"
+	var p pageBody
+	if res := invoke(t, h, list); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &p) != nil || len(p.Data) != 20 {
+		t.Fatalf("got %d %s", res.StatusCode, res.Body)
+	}
+}
+
+// TestClerkFailures checks Clerk failing answers 502 on both routes, with a
+// JSON error and the reason in the log.
+func TestClerkFailures(t *testing.T) {
+	t.Parallel()
+	breaks := map[string]func(*clerkfake.Server){
+		"outage":          func(s *clerkfake.Server) { _ = s.Close() },
+		"persistent 500s": func(s *clerkfake.Server) { s.Fail(clerkfake.Failure{ServerErrors: 100}) },
+	}
+	for name, breakIt := range breaks {
+		for _, one := range []bool{false, true} {
+			t.Run(name+map[bool]string{false: "/list", true: "/one"}[one], func(t *testing.T) {
+				t.Parallel()
+				fake := standIn(t)
+				u := fake.AddUser(clerkfake.User{})
+				h, logs := testHandler(t, env(fake), nil)
+				breakIt(fake)
+				id := ""
+				if one {
+					id = u.ID
+				}
+				wantError(t, invoke(t, h, request(t, orgAdmin, id, nil)), 502, "clerk_unavailable")
+				if line := logLine(t, logs, 502, fake.SecretKey()); line["level"] != "ERROR" || line["error"] == nil {
+					t.Fatalf("log line = %v", line)
+				}
+			})
+		}
+	}
+}
+
+// closedSSM is an SSM client whose endpoint is a loopback port nobody
+// listens on, as when the parameter cannot be read.
+func closedSSM(t *testing.T) func(context.Context) (*ssm.Client, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return func(context.Context) (*ssm.Client, error) {
+		return ssm.New(ssm.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String("http://" + addr),
+			Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "test-secret-access-key", ""),
+			Retryer:      aws.NopRetryer{},
+		}), nil
+	}
+}
+
+func TestUnreadableSecret(t *testing.T) {
+	t.Parallel()
+	fake := standIn(t)
+	vars := map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key", "CLERK_API_URL": fake.URL()}
+	h, logs := testHandler(t, vars, func(s *settings) { s.secrets.SSMClient = closedSSM(t) })
+	res := invoke(t, h, request(t, orgAdmin, "", nil))
+	wantError(t, res, 500, "secret_unavailable")
+	if strings.Contains(res.Body, "/clerk/secret-key") || strings.Contains(res.Body, "127.0.0.1") {
+		t.Fatalf("the error leaks details: %s", res.Body)
+	}
+	if line := logLine(t, logs, 500, ""); line["secretSource"] != "ssm:/clerk/secret-key" {
+		t.Fatalf("log line does not name the parameter: %v", line)
+	}
+	if n := fake.Requests("/v1/users"); n != 0 {
+		t.Fatalf("Clerk was called %d times without a secret key", n)
+	}
+}
+
+func TestBadSettingsStopStart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"no secret key", map[string]string{}, "CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set"},
+		{"admin role without org:", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "ADMIN_ORG_ROLE": "admin"}, "ADMIN_ORG_ROLE"},
+		{"bad skew", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_CLOCK_SKEW": "x"}, "CLERK_CLOCK_SKEW"},
+		{"plain http to a remote API", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.clerk.com/v1"}, "CLERK_API_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := newHandler(envvar.Map(tt.vars), logging.New(&bytes.Buffer{}))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line mentioning %q", err, tt.want)
+			}
+		})
+	}
+	h, err := newHandler(envvar.Map(map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key"}), logging.New(&bytes.Buffer{}))
+	if err != nil || h.adminRole != "org:admin" {
+		t.Fatalf("defaults: %v, admin role %q", err, h.adminRole)
+	}
+}
+
+// TestSampleEvent runs aws-lambda-go's own sample of an HTTP API event with
+// a Lambda authorizer, its context swapped for an administrator's. Its route
+// key is $default and it has no id path parameter, so it asks for a page.
+func TestSampleEvent(t *testing.T) {
+	t.Parallel()
+	req := sampleEvent(t)
+	fake, _ := directory(t)
+	req.RequestContext.Authorizer.Lambda = request(t, orgAdmin, "", nil).RequestContext.Authorizer.Lambda
+	h, _ := testHandler(t, env(fake), nil)
+	res := invoke(t, h, req)
+	var got pageBody
+	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || len(got.Data) != 20 || got.Limit != 20 {
+		t.Fatalf("got %d %s", res.StatusCode, res.Body)
+	}
+}
+
+// sampleEvent reads events/testdata/apigw-v2-request-lambda-authorizer.json
+// from the aws-lambda-go module in use.
+func sampleEvent(t *testing.T) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH, so the aws-lambda-go sample event cannot be found")
+	}
+	dir, err := exec.Command(goTool, "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
+	if err != nil {
+		t.Fatalf("go list github.com/aws/aws-lambda-go: %v", err)
+	}
+	raw, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "events", "testdata", "apigw-v2-request-lambda-authorizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.RequestContext.Authorizer == nil || len(req.RequestContext.Authorizer.Lambda) == 0 {
+		t.Fatal("the sample event has no Lambda authorizer context")
+	}
+	return req
+}
