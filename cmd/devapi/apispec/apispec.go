@@ -337,7 +337,7 @@ func jsonFields(v any) map[string]bool {
 func newFunction(name string, fn *serverless.Function, globals *global.Function) *Function {
 	f := &Function{
 		Name:     name,
-		Dir:      functionDir(name, fn),
+		Dir:      functionDir(name, codeURI(fn, globals)),
 		Env:      map[string]string{},
 		Timeout:  defaultTimeout,
 		MemoryMB: defaultMemoryMB,
@@ -374,14 +374,29 @@ func newFunction(name string, fn *serverless.Function, globals *global.Function)
 // where `make build-<LogicalId>` picks the package) follows the project's
 // layout: PublicFunction is functions/public, AdminUsersFunction is
 // functions/admin-users.
-func functionDir(name string, fn *serverless.Function) string {
-	if fn.CodeUri != nil && fn.CodeUri.String != nil {
-		dir := path.Clean(strings.TrimPrefix(*fn.CodeUri.String, "./"))
-		if dir != "." && dir != "" {
-			return dir
-		}
+func functionDir(name, codeURI string) string {
+	if dir := path.Clean(strings.TrimPrefix(codeURI, "./")); codeURI != "" && dir != "." {
+		return dir
 	}
 	return "functions/" + kebab(strings.TrimSuffix(name, "Function"))
+}
+
+// codeURI is the function's CodeUri, else Globals.Function's, when it is a
+// path.
+func codeURI(fn *serverless.Function, globals *global.Function) string {
+	for _, c := range []*serverless.Function_CodeUri{fn.CodeUri, globalCodeURI(globals)} {
+		if c != nil && c.String != nil {
+			return *c.String
+		}
+	}
+	return ""
+}
+
+func globalCodeURI(globals *global.Function) *serverless.Function_CodeUri {
+	if globals == nil {
+		return nil
+	}
+	return globals.CodeUri
 }
 
 // kebab turns AdminUsers into admin-users and APIKeys into api-keys.

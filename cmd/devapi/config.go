@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"clerk-lambda/cmd/devapi/gateway"
+)
+
+// defaultAddr is where make dev listens unless -addr or DEV_API_ADDR says
+// otherwise.
+const defaultAddr = "127.0.0.1:3000"
+
+// serveConfig is the local API's configuration.
+type serveConfig struct {
+	// Root is the module root: functions are built there.
+	Root     string
+	Addr     string
+	Template string
+	RIE      string
+	EnvFile  string
+	CacheDir string
+	// IntegrationTimeout is API Gateway's 30 s, shorter only in tests.
+	IntegrationTimeout time.Duration
+	// Poll is how often source files are checked for changes; 0 turns
+	// watching off.
+	Poll time.Duration
+	// Getenv reads the process environment (a map in tests).
+	Getenv func(string) (string, bool)
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return serveConfig{}, err
+	}
+	cfg := serveConfig{Root: root, Getenv: os.LookupEnv}
+	fs := flag.NewFlagSet("devapi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", envOr("DEV_API_ADDR", defaultAddr), "listen address (also DEV_API_ADDR)")
+	fs.StringVar(&cfg.Template, "template", filepath.Join(root, "template.yaml"), "SAM template to serve")
+	fs.StringVar(&cfg.RIE, "rie", envOr("RIE_BIN", filepath.Join(root, ".tools", "bin", "aws-lambda-rie")), "aws-lambda-rie binary (also RIE_BIN)")
+	fs.StringVar(&cfg.EnvFile, "env-file", filepath.Join(root, ".env"), "settings for the functions, if the file exists")
+	fs.StringVar(&cfg.CacheDir, "cache", filepath.Join(root, ".cache", "devapi"), "folder for built binaries and the stand-in's state")
+	fs.DurationVar(&cfg.IntegrationTimeout, "integration-timeout", gateway.IntegrationTimeout, "how long a route may take before 503")
+	fs.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look for changed sources (0: never)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, errUsage
+	}
+	if cfg.Template, err = filepath.Abs(cfg.Template); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "devapi: unexpected argument %q\n", fs.Arg(0))
+		return cfg, errUsage
+	}
+	return cfg, nil
+}
+
+// dotenv reads the .env file; a missing file is no settings.
+func dotenv(path string) (map[string]string, error) {
+	values, err := godotenv.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return values, nil
+}
+
+// functionEnv is a function's environment: the template's variables, then
+// the .env file's, then the process environment's values for any of those
+// names, then the overrides of the stand-in mode.
+func functionEnv(template, dotenv, overrides map[string]string, getenv func(string) (string, bool)) map[string]string {
+	env := map[string]string{}
+	for k, v := range template {
+		env[k] = v
+	}
+	for k, v := range dotenv {
+		env[k] = v
+	}
+	for k := range env {
+		if v, ok := getenv(k); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	return env
+}
+
+// setting is a value from the process environment, else from .env.
+func setting(name string, dotenv map[string]string, getenv func(string) (string, bool)) string {
+	if v, ok := getenv(name); ok {
+		return v
+	}
+	return dotenv[name]
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// moduleRoot is the folder holding go.mod, from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run devapi inside the project (no go.mod above the working directory)")
+		}
+		dir = parent
+	}
+}

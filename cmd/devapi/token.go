@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// tokenCommand mints a session token: from the running dev server's Clerk
+// stand-in, or, with a real CLERK_SECRET_KEY, from the real instance through
+// its Backend API (create a session for the user, then a token for it).
+// The token alone goes to stdout, so TOKEN=$(make -s token) works.
+func tokenCommand(args []string, stdout, stderr io.Writer) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("devapi token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	user := fs.String("user", "", "user id (default: "+userID+", or "+adminID+" with -admin)")
+	admin := fs.Bool("admin", false, "make the token an admin's: role "+adminRole+" in organization "+adminOrg+" (stand-in only)")
+	ttl := fs.Duration("ttl", tokenTTL, "how long the token lives")
+	envFile := fs.String("env-file", filepath.Join(root, ".env"), "settings, if the file exists")
+	cacheDir := fs.String("cache", filepath.Join(root, ".cache", "devapi"), "the dev server's cache folder")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	settings, err := dotenv(*envFile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var token string
+	if secret := setting("CLERK_SECRET_KEY", settings, os.LookupEnv); secret != "" {
+		if *admin {
+			return errors.New("-admin needs the stand-in; with a real Clerk instance, make the user an admin in the Clerk dashboard (organization role or public metadata role admin), then mint a token for that user")
+		}
+		if *user == "" {
+			return errors.New("with a real Clerk instance, say whose token, as in make token USER=user_123")
+		}
+		apiURL := setting("CLERK_API_URL", settings, os.LookupEnv)
+		if apiURL == "" {
+			apiURL = "https://api.clerk.com/v1"
+		}
+		token, err = clerkSessionToken(ctx, apiURL, secret, *user, *ttl)
+	} else {
+		token, err = standInToken(ctx, filepath.Join(*cacheDir, standInFile), tokenRequest{User: *user, Admin: *admin, TTL: ttl.String()})
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, token)
+	return nil
+}
+
+// standInToken asks the running dev server for a token.
+func standInToken(ctx context.Context, stateFile string, req tokenRequest) (string, error) {
+	data, err := os.ReadFile(stateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", errors.New("no dev server with the Clerk stand-in is running: start make dev first (or set CLERK_SECRET_KEY for a real instance)")
+	}
+	if err != nil {
+		return "", err
+	}
+	var state standInState
+	if err := json.Unmarshal(data, &state); err != nil || !strings.HasPrefix(state.TokenURL, "http://127.0.0.1:") {
+		return "", fmt.Errorf("%s is damaged: restart make dev", stateFile)
+	}
+	body, _ := json.Marshal(req)
+	var answer tokenAnswer
+	status, err := postJSON(ctx, state.TokenURL, "Bearer "+state.Key, body, &answer)
+	if err != nil {
+		return "", fmt.Errorf("the dev server did not answer (is make dev still running?): %w", err)
+	}
+	if status != http.StatusOK {
+		return "", errors.New(answer.Error)
+	}
+	return answer.Token, nil
+}
+
+// clerkSessionToken creates a session for the user on a real Clerk
+// instance (available on development instances) and a token for it.
+func clerkSessionToken(ctx context.Context, apiURL, secret, user string, ttl time.Duration) (string, error) {
+	base := strings.TrimRight(apiURL, "/")
+	var session struct {
+		ID string `json:"id"`
+	}
+	body, _ := json.Marshal(map[string]string{"user_id": user})
+	status, err := postJSON(ctx, base+"/sessions", "Bearer "+secret, body, &session)
+	if err != nil {
+		return "", fmt.Errorf("call the Clerk Backend API: %w", err)
+	}
+	if status != http.StatusOK || session.ID == "" {
+		return "", fmt.Errorf("the Clerk Backend API refused to create a session for %s (status %d): sessions can be created on development instances only, for an existing user", user, status)
+	}
+	var token struct {
+		JWT string `json:"jwt"`
+	}
+	body, _ = json.Marshal(map[string]int{"expires_in_seconds": int(ttl.Seconds())})
+	status, err = postJSON(ctx, base+"/sessions/"+session.ID+"/tokens", "Bearer "+secret, body, &token)
+	if err != nil {
+		return "", fmt.Errorf("call the Clerk Backend API: %w", err)
+	}
+	if status != http.StatusOK || token.JWT == "" {
+		return "", fmt.Errorf("the Clerk Backend API refused to create a token for session %s (status %d)", session.ID, status)
+	}
+	return token.JWT, nil
+}
+
+// postJSON posts body and decodes the JSON answer into out, whatever the
+// status, which it returns.
+func postJSON(ctx context.Context, url, authorization string, body []byte, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", authorization)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+	return resp.StatusCode, nil
+}
