@@ -63,8 +63,18 @@ bench: ## run the benchmarks and print medians and ratios to the bare RSA verifi
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./functions/authorizer/ | $(GO) run ./cmd/benchratio -baseline RSAVerifyBaseline
 
 .PHONY: dev
-dev: ## run the whole API locally (not yet: see the README)
-	@echo "make dev: the local API is not built yet"
+dev: ## run the whole API locally on 127.0.0.1:3000 (docs/local-dev.md)
+	@mkdir -p $(TOOLS_BIN)
+	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	@$(GO) build -o .cache/devapi/devapi ./cmd/devapi
+	@.cache/devapi/devapi
+
+# USER is also the login name in every shell, so only a USER given on make's
+# command line picks the token's user.
+.PHONY: token
+token: ## mint a session token for make dev: make token [USER=user_...] [ADMIN=1]
+	@$(GO) build -o .cache/devapi/devapi ./cmd/devapi
+	@.cache/devapi/devapi token $(if $(filter command line,$(origin USER)),-user $(USER)) $(if $(ADMIN),-admin)
 
 # ---- AWS: deploy, secret, logs, teardown (docs/deploy.md) ----
 
