@@ -30,7 +30,8 @@ const DefaultURL = clerk.APIURL
 // Config sets up a Client.
 type Config struct {
 	// SecretKey returns the Clerk secret key. It is called before every
-	// attempt, so a rotated key is picked up by the next request. Required.
+	// attempt, so a rotated key is picked up by the next request. An error
+	// from it ends the call at once, marked ErrSecretKey. Required.
 	SecretKey func(ctx context.Context) (string, error)
 	// URL is the Backend API base URL (CLERK_API_URL); "" = DefaultURL. It
 	// must be https, or http to a local stand-in (a loopback address,

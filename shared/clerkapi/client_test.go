@@ -266,15 +266,21 @@ func TestSecretKeyProblems(t *testing.T) {
 		{"wrong key", func(context.Context) (string, error) { return "sk_test_wrong_key_123", nil }, 1, func(t *testing.T, err error) {
 			wantAPIError(t, err, http.StatusUnauthorized, "clerk_key_invalid")
 			wantOneLine(t, err, "sk_test_wrong_key_123")
+			if errors.Is(err, clerkapi.ErrSecretKey) {
+				t.Errorf("a key Clerk refuses is Clerk's answer, not ErrSecretKey: %v", err)
+			}
 		}},
 		{"key source fails", func(context.Context) (string, error) { return "", sourceDown }, 0, func(t *testing.T, err error) {
-			if !errors.Is(err, sourceDown) {
-				t.Errorf("got %v, want it to wrap the key source's error", err)
+			if !errors.Is(err, sourceDown) || !errors.Is(err, clerkapi.ErrSecretKey) {
+				t.Errorf("got %v, want it to wrap the key source's error and ErrSecretKey", err)
 			}
 		}},
 		{"empty key", func(context.Context) (string, error) { return " ", nil }, 0, func(t *testing.T, err error) {
 			if err == nil || !strings.Contains(err.Error(), "secret key is empty") {
 				t.Errorf("got %v, want an empty-key error", err)
+			}
+			if errors.Is(err, clerkapi.ErrSecretKey) {
+				t.Errorf("an empty key is not ErrSecretKey, which marks SecretKey's own errors: %v", err)
 			}
 		}},
 	}

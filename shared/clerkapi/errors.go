@@ -10,6 +10,13 @@ import (
 // Clerk does not have: a 404 answer, or a user id that cannot exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrSecretKey is matched (errors.Is) by the error of a call that failed
+// because Config.SecretKey returned an error: the caller could not load its
+// own credentials, so no request was sent, and the fault is the caller's
+// (say, an unreadable SSM parameter) rather than Clerk's. The error also
+// wraps what SecretKey returned.
+var ErrSecretKey = errors.New("secret key")
+
 // APIError is an error answer from the Backend API: its HTTP status and the
 // first of Clerk's errors. Calls return it wrapped with what was being done;
 // use errors.As to branch on Status or Code.

@@ -62,7 +62,7 @@ func (c *Client) call(ctx context.Context, op string, do func(context.Context, c
 func (c *Client) attempt(ctx context.Context, do func(context.Context, clerk.BackendConfig) error) (outcome, time.Duration, error) {
 	key, err := c.secretKey(ctx)
 	if err != nil {
-		return final, 0, fmt.Errorf("secret key: %w", err)
+		return final, 0, fmt.Errorf("%w: %w", ErrSecretKey, err)
 	}
 	if strings.TrimSpace(key) == "" {
 		return final, 0, errors.New("secret key is empty")
