@@ -8,10 +8,17 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/clerk/clerk-sdk-go/v2"
+	clerkhttp "github.com/clerk/clerk-sdk-go/v2/http"
+	"github.com/clerk/clerk-sdk-go/v2/jwks"
+	"github.com/clerk/clerk-sdk-go/v2/jwt"
 
 	"clerk-lambda/shared/clerkauth"
 	"clerk-lambda/shared/clerkfake"
@@ -19,10 +26,12 @@ import (
 	"clerk-lambda/shared/logging"
 )
 
-// The four benchmarks below run side by side in one package, so one
+// The benchmarks below run side by side in one package, so one
 // `go test -bench` gives comparable numbers: the bare RSA verification every
-// fresh token must pay, a fresh token through clerkauth, a repeated token, and
-// the whole authorizer invocation as the Lambda runtime drives it.
+// fresh token must pay, a fresh token through clerkauth, a repeated token, the
+// whole authorizer invocation as the Lambda runtime drives it, and the peers:
+// clerk-sdk-go's own jwt.Verify and its HTTP middleware. `make bench` runs
+// them all and puts them in docs/benchmarks.md.
 
 // benchFixture is a stand-in instance (no listener: the key is passed in
 // CLERK_JWT_KEY, so nothing touches the network) and a token from it.
@@ -147,5 +156,77 @@ func BenchmarkAuthorizerInvoke(b *testing.B) {
 		if err != nil || !bytes.Contains(out, []byte(`"isAuthorized":true`)) {
 			b.Fatalf("invoke: %s, %v", out, err)
 		}
+	}
+}
+
+// BenchmarkSDKJWTVerify is clerk-sdk-go's jwt.Verify alone, handed the key
+// (no fetch) and asked for the checks this project also makes: the
+// authorized party and a 5 s leeway. It is the cost the fresh path builds on.
+func BenchmarkSDKJWTVerify(b *testing.B) {
+	f := newBenchFixture(b)
+	key, err := clerk.JSONWebKeyFromPEM(f.clerk.PublicKeyPEM())
+	if err != nil {
+		b.Fatal(err)
+	}
+	params := &jwt.VerifyParams{
+		Token:                  f.token,
+		JWK:                    key,
+		Leeway:                 5 * time.Second,
+		AuthorizedPartyHandler: func(azp string) bool { return azp == origin },
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		claims, err := jwt.Verify(ctx, params)
+		if err != nil || claims.Subject != "user_1" {
+			b.Fatalf("verify: %v", err)
+		}
+	}
+}
+
+// BenchmarkSDKMiddleware is clerk-sdk-go's HTTP middleware
+// (WithHeaderAuthorization) as a Go server would use it: its JWKS client
+// points at the Clerk stand-in on loopback, the first request fills the
+// middleware's key cache, and every iteration then serves a request that
+// carries the token.
+func BenchmarkSDKMiddleware(b *testing.B) {
+	f := newBenchFixture(b)
+	if err := f.clerk.Start("127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.clerk.Close() })
+	apiURL, secret := f.clerk.URL(), f.clerk.SecretKey()
+	client := jwks.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{URL: &apiURL, Key: &secret}})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if claims, ok := clerk.SessionClaimsFromContext(r.Context()); !ok || claims.Subject != "user_1" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	h := clerkhttp.WithHeaderAuthorization(
+		clerkhttp.JWKSClient(client),
+		clerkhttp.AuthorizedPartyMatches(origin),
+		clerkhttp.Leeway(5*time.Second),
+	)(next)
+	req := httptest.NewRequest(http.MethodGet, "/private", nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	serve := func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNoContent {
+			b.Fatalf("middleware answered %d", rec.Code)
+		}
+	}
+	serve()
+	if n := f.clerk.Requests("/v1/jwks"); n != 1 {
+		b.Fatalf("the first request fetched the JWKS %d times, want 1", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		serve()
+	}
+	if n := f.clerk.Requests("/v1/jwks"); n != 1 {
+		b.Fatalf("the middleware fetched the JWKS %d times, want once", n)
 	}
 }
