@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/export"
+	"clerk-lambda/shared/export/exporttest"
+	"clerk-lambda/shared/logging"
+)
+
+var s3srv *exporttest.Server
+
+// runMainEnv makes the test binary run main, to see how the function stops
+// at start.
+const runMainEnv = "EXPORT_USERS_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) != "" {
+		main()
+		return
+	}
+	os.Exit(exporttest.Main(m, &s3srv))
+}
+
+// env is the function's environment as the template sets it, pointed at
+// the stand-in.
+func env(fake *clerkfake.Server, bucket string) map[string]string {
+	return map[string]string{
+		"CLERK_SECRET_KEY":      fake.SecretKey(),
+		"CLERK_API_URL":         fake.URL(),
+		"CLERK_PUBLISHABLE_KEY": fake.PublishableKey(),
+		"EXPORT_BUCKET":         bucket,
+		"EXPORT_PREFIX":         "users/",
+	}
+}
+
+// A scheduled invocation, through aws-lambda-go's own handler plumbing,
+// exports every user and answers with the run's summary.
+func TestScheduledRunExportsEveryUser(t *testing.T) {
+	t.Parallel()
+	srv := exporttest.Need(t, s3srv)
+	fake := exporttest.Clerk(t, 1_200)
+	bucket := srv.Bucket(t)
+	s, err := settingsFromEnv(envvar.Map(env(fake, bucket)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	client := srv.Client()
+	j := newJob(s, client, logging.New(&logs))
+
+	event, err := os.ReadFile("testdata/scheduled-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
+	out, err := lambda.NewHandler(j.handle).Invoke(ctx, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal(out, &sum); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := sum["key"].(string)
+	if sum["users"] != 1200.0 || sum["bytes"].(float64) <= 0 || sum["seconds"].(float64) < 0 ||
+		!regexp.MustCompile(`^users/\d{4}/\d{2}/\d{2}/users-\d{8}T\d{6}Z-[0-9a-f]{8}\.jsonl\.gz$`).MatchString(key) {
+		t.Errorf("summary = %s", out)
+	}
+
+	latest, err := export.Latest(context.Background(), client, bucket, "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest.Key != key || latest.Users != 1200 || latest.Issuer != fake.Issuer() {
+		t.Errorf("latest.json = %+v; want key %s, 1200 users, issuer %s", latest, key, fake.Issuer())
+	}
+	obj, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	exporttest.CheckUsers(t, obj.Body, exporttest.IDs(fake))
+
+	for _, want := range []string{
+		`"msg":"export started","requestId":"req-1","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","bucket":"` + bucket + `","prefix":"users"`,
+		`"msg":"export finished","requestId":"req-1","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","users":1200,`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), fake.SecretKey()) {
+		t.Error("the logs contain the secret key")
+	}
+}
+
+// A failed run returns its error to Lambda, which marks the invocation
+// failed, and logs it.
+func TestFailedRunIsReportedAndLogged(t *testing.T) {
+	t.Parallel()
+	srv := exporttest.Need(t, s3srv)
+	fake := exporttest.Clerk(t, 10)
+	e := env(fake, srv.Bucket(t))
+	e["CLERK_SECRET_KEY"] = "sk_test_wrong"
+	s, err := settingsFromEnv(envvar.Map(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	_, err = newJob(s, srv.Client(), logging.New(&logs)).handle(context.Background(), events.EventBridgeEvent{ID: "e-2"})
+	if err == nil || !strings.HasPrefix(err.Error(), "export stopped after 0 users: clerkapi: list users: HTTP 401 clerk_key_invalid") {
+		t.Fatalf("handle: %v; want the Clerk key error", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"export failed","event":"e-2","error":"export stopped after 0 users: `) {
+		t.Errorf("logs lack the failure:\n%s", logs.String())
+	}
+}
+
+// Settings that are missing or malformed stop the function at start with
+// one line naming the variable.
+func TestSettingsAreChecked(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{
+		"CLERK_SECRET_KEY":      "sk_test_x",
+		"CLERK_PUBLISHABLE_KEY": "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k",
+		"EXPORT_BUCKET":         "exports",
+	}
+	for _, tc := range []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"no bucket", map[string]string{"EXPORT_BUCKET": ""}, "EXPORT_BUCKET must be set to the bucket the export writes to"},
+		{"bad bucket", map[string]string{"EXPORT_BUCKET": "s3://exports"}, "EXPORT_BUCKET: not a valid S3 bucket name"},
+		{"leading slash", map[string]string{"EXPORT_PREFIX": "/users"}, "EXPORT_PREFIX: must not start with a slash"},
+		{"bad prefix", map[string]string{"EXPORT_PREFIX": "users/../secrets"}, "EXPORT_PREFIX: must be segments of"},
+		{"no issuer", map[string]string{"CLERK_PUBLISHABLE_KEY": ""}, "CLERK_ISSUER or CLERK_PUBLISHABLE_KEY must be set"},
+		{"no secret", map[string]string{"CLERK_SECRET_KEY": ""}, "CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set"},
+		{"plain http to Clerk", map[string]string{"CLERK_API_URL": "http://api.example.com/v1"}, "CLERK_API_URL: clerkapi: URL must use https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := map[string]string{}
+			for k, v := range base {
+				e[k] = v
+			}
+			for k, v := range tc.set {
+				e[k] = v
+			}
+			_, err := settingsFromEnv(envvar.Map(e))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("settingsFromEnv: %v; want one line starting %q", err, tc.want)
+			}
+		})
+	}
+	s, err := settingsFromEnv(envvar.Map(base))
+	if err != nil || s.prefix != export.DefaultPrefix || s.issuer != "https://clerk.example.com" {
+		t.Errorf("defaults: prefix %q, issuer %q, %v; want %q, https://clerk.example.com", s.prefix, s.issuer, err, export.DefaultPrefix)
+	}
+}
+
+// The function's process stops at start with one line on stderr and a
+// non-zero status when EXPORT_BUCKET is missing.
+func TestMissingBucketStopsTheFunctionAtStart(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = []string{runMainEnv + "=1", "CLERK_SECRET_KEY=sk_test_x", "CLERK_PUBLISHABLE_KEY=pk_test_Y2xlcmsuZXhhbXBsZS5jb20k"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+		t.Fatalf("exit status %d (%v); want 1", code, err)
+	}
+	const want = "export-users: EXPORT_BUCKET must be set to the bucket the export writes to\n"
+	if stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
+	}
+}

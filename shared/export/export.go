@@ -1,0 +1,311 @@
+// Package export writes every Clerk user to S3 as one gzip-compressed
+// JSON-lines object and publishes it only once it is complete.
+//
+// A run streams the users page by page from the Backend API through a gzip
+// writer into a multipart upload, so memory stays flat however many users
+// there are. It writes PREFIX/YYYY/MM/DD/users-<run id>.jsonl.gz, and only
+// after S3 has that object whole does it replace PREFIX/latest.json, the
+// manifest that names the newest export. A run that fails aborts its upload,
+// leaves latest.json as it was, and says how far it got. A run whose context
+// has a deadline stops a margin before it, so there is time to abort cleanly
+// rather than be killed mid-write.
+package export
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+const (
+	// MinPartSize is S3's smallest part of a multipart upload, and the part
+	// size of every export: with two parts in flight and one being filled,
+	// the upload holds at most three of them.
+	MinPartSize = 5 << 20
+	// concurrency is how many parts are uploaded at once.
+	concurrency = 2
+	// DefaultMargin is how long before its context's deadline a run stops.
+	DefaultMargin = 10 * time.Second
+	// abortTimeout bounds the abort of a failed upload, which runs on a
+	// fresh context so that it also happens when the run's was cancelled.
+	abortTimeout = 30 * time.Second
+	// LatestName is the manifest's name under the prefix.
+	LatestName = "latest.json"
+)
+
+// ErrDeadline is matched (errors.Is) by the error of a run that stopped
+// because its context's deadline was too close to finish.
+var ErrDeadline = errors.New("not enough time left before the deadline")
+
+// errUploadStopped closes the stream when the upload ends first, so the
+// writer stops too.
+var errUploadStopped = errors.New("the upload stopped")
+
+// Config says where a run writes.
+type Config struct {
+	// S3 is the client that writes the objects; *s3.Client is one. Required.
+	S3 transfermanager.S3APIClient
+	// Bucket is the bucket written to. Required.
+	Bucket string
+	// Prefix is the key prefix (see CleanPrefix); "" = DefaultPrefix.
+	Prefix string
+	// Issuer names the Clerk instance in the manifest, such as
+	// "https://example.clerk.accounts.dev".
+	Issuer string
+	// Margin is how long before ctx's deadline the run stops reading users;
+	// 0 = DefaultMargin. The margin is left for aborting or completing the
+	// upload and writing the manifest.
+	Margin time.Duration
+	// Now is the clock for the run's timestamps and key; nil = time.Now.
+	Now func() time.Time
+	// OnUser, when not nil, is called after each user is written with the
+	// count so far, from the goroutine that reads the users.
+	OnUser func(n int64)
+
+	// partSize overrides MinPartSize, only in this package's tests, so a
+	// few users make several parts.
+	partSize int64
+}
+
+// Manifest describes a complete export. It is the content of latest.json.
+type Manifest struct {
+	// Key is the export object's key.
+	Key string `json:"key"`
+	// Users is how many users it holds, one per line.
+	Users int64 `json:"users"`
+	// Bytes is the object's size, compressed.
+	Bytes int64 `json:"bytes"`
+	// SHA256 is the hex SHA-256 of the object's bytes, as stored.
+	SHA256 string `json:"sha256"`
+	// Started and Finished bound the run (UTC, RFC 3339).
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Issuer names the Clerk instance the users come from.
+	Issuer string `json:"issuer"`
+}
+
+// Run exports every user of src to S3 and returns the manifest it
+// published as PREFIX/latest.json. See the package documentation for what a
+// run guarantees.
+func Run(ctx context.Context, src Users, cfg Config) (Manifest, error) {
+	prefix, err := cfg.check()
+	if err != nil {
+		return Manifest{}, err
+	}
+	readCtx, cancel, err := beforeDeadline(ctx, cfg.Margin)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("export not started: %w", err)
+	}
+	defer cancel()
+
+	started := cfg.Now().UTC().Truncate(time.Millisecond)
+	id, err := runID(started)
+	if err != nil {
+		return Manifest{}, err
+	}
+	m := Manifest{
+		Key:     fmt.Sprintf("%s/%s/users-%s.jsonl.gz", prefix, started.Format("2006/01/02"), id),
+		Started: started,
+		Issuer:  cfg.Issuer,
+	}
+	if m.Users, m.Bytes, m.SHA256, err = upload(ctx, readCtx, src, cfg, m.Key); err != nil {
+		return Manifest{}, fmt.Errorf("export stopped after %s users: %w", thousands(m.Users), err)
+	}
+	m.Finished = cfg.Now().UTC().Truncate(time.Millisecond)
+	latest := prefix + "/" + LatestName
+	if err := putManifest(ctx, cfg, latest, m); err != nil {
+		return Manifest{}, fmt.Errorf("export of %s users is complete as %s, but %s was not updated: %w",
+			thousands(m.Users), m.Key, latest, err)
+	}
+	return m, nil
+}
+
+// check validates cfg, fills its defaults and returns the clean prefix.
+func (cfg *Config) check() (string, error) {
+	if cfg.S3 == nil {
+		return "", errors.New("export: Config.S3 is required")
+	}
+	if err := CheckBucket(cfg.Bucket); err != nil {
+		return "", fmt.Errorf("export: bucket: %w", err)
+	}
+	prefix, err := CleanPrefix(cmp.Or(cfg.Prefix, DefaultPrefix))
+	if err != nil {
+		return "", fmt.Errorf("export: prefix: %w", err)
+	}
+	if cfg.Margin < 0 {
+		return "", errors.New("export: Config.Margin must not be negative")
+	}
+	if cfg.Margin == 0 {
+		cfg.Margin = DefaultMargin
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.partSize == 0 {
+		cfg.partSize = MinPartSize
+	}
+	return prefix, nil
+}
+
+// beforeDeadline returns the context users are read under: ctx itself when
+// it has no deadline, else one that ends margin before ctx's deadline with
+// ErrDeadline as its cause. It fails when that moment has already passed.
+func beforeDeadline(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}, nil
+	}
+	stop := deadline.Add(-margin)
+	if left := time.Until(deadline); !time.Now().Before(stop) {
+		return nil, nil, fmt.Errorf("%w: %s left, and a run stops %s before its deadline",
+			ErrDeadline, max(left, 0).Round(time.Millisecond), margin)
+	}
+	readCtx, cancel := context.WithDeadlineCause(ctx, stop,
+		fmt.Errorf("%w (a run stops %s before its deadline, to abort cleanly)", ErrDeadline, margin))
+	return readCtx, cancel, nil
+}
+
+// runID is time-sortable and unique: the start time to the second, then
+// 8 random hex digits, as in "20261126T171400Z-9f86d081".
+func runID(started time.Time) (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("export: run id: %w", err)
+	}
+	return started.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// upload streams the users of src, read under readCtx, into the object key
+// with a multipart upload under ctx, and returns how many users it wrote and
+// the object's size and SHA-256. On failure the upload is aborted and the
+// count says how far the run got.
+func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (users, size int64, sum string, err error) {
+	pr, pw := io.Pipe()
+	hash := sha256.New()
+	var counted countingWriter
+	type result struct {
+		n   int64
+		err error
+	}
+	written := make(chan result, 1)
+	go func() {
+		n, err := Write(readCtx, src, io.MultiWriter(pw, hash, &counted), cfg.OnUser)
+		pw.CloseWithError(err) // nil ends the stream
+		written <- result{n, err}
+	}()
+
+	tm := transfermanager.New(partNamer{cfg.S3}, func(o *transfermanager.Options) {
+		o.PartSizeBytes = cfg.partSize
+		o.MultipartUploadThreshold = cfg.partSize
+		o.Concurrency = concurrency
+		o.FailTimeout = abortTimeout
+	})
+	_, upErr := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket:      aws.String(cfg.Bucket),
+		Key:         aws.String(key),
+		Body:        pr,
+		ContentType: aws.String("application/gzip"),
+	})
+	pr.CloseWithError(errUploadStopped)
+	w := <-written
+
+	switch {
+	case w.err != nil && !errors.Is(w.err, errUploadStopped):
+		err = readError(readCtx, ctx, w.err)
+	case upErr != nil:
+		err = uploadError(upErr)
+	default:
+		return w.n, counted.n, hex.EncodeToString(hash.Sum(nil)), nil
+	}
+	return w.n, 0, "", errors.Join(err, confirmAbort(cfg, key, upErr))
+}
+
+// readError is the error of reading the users: the run's own deadline, said
+// plainly, when that is what stopped it.
+func readError(readCtx, ctx context.Context, err error) error {
+	if cause := context.Cause(readCtx); ctx.Err() == nil && errors.Is(cause, ErrDeadline) {
+		return cause
+	}
+	return err
+}
+
+// uploadError unwraps the transfer manager's error, whose text leads with the
+// upload id, to the failure that caused it.
+func uploadError(err error) error {
+	var mpu transfermanager.MultipartUploadError
+	if errors.As(err, &mpu) {
+		if cause := errors.Unwrap(mpu); cause != nil {
+			return cause
+		}
+	}
+	return err
+}
+
+// confirmAbort makes sure a failed multipart upload left no parts behind.
+// The transfer manager aborts it, but does not report an abort that fails
+// after an earlier error; aborting again either succeeds or answers
+// NoSuchUpload, which confirms the first abort. It returns nil then, and
+// when no multipart upload was started.
+func confirmAbort(cfg Config, key string, upErr error) error {
+	var mpu transfermanager.MultipartUploadError
+	if !errors.As(upErr, &mpu) || mpu.UploadID() == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	_, err := cfg.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(cfg.Bucket), Key: aws.String(key), UploadId: aws.String(mpu.UploadID()),
+	})
+	var apiErr smithy.APIError
+	if err == nil || (errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload") {
+		return nil
+	}
+	return fmt.Errorf("abort the multipart upload (its parts may remain until the bucket's lifecycle rule removes them): %w", err)
+}
+
+// putManifest writes m as the manifest at key.
+func putManifest(ctx context.Context, cfg Config, key string, m Manifest) error {
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = cfg.S3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:      aws.String(cfg.Bucket),
+		Key:         aws.String(key),
+		Body:        bytes.NewReader(append(body, '\n')),
+		ContentType: aws.String("application/json"),
+	})
+	return err
+}
+
+// partNamer names the part in the error of a failed UploadPart.
+type partNamer struct{ transfermanager.S3APIClient }
+
+func (p partNamer) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	out, err := p.S3APIClient.UploadPart(ctx, in, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("upload part %d: %w", aws.ToInt32(in.PartNumber), err)
+	}
+	return out, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}

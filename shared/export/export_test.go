@@ -1,0 +1,482 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/clerk/clerk-sdk-go/v2"
+
+	"clerk-lambda/shared/clerkapi"
+	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/export/exporttest"
+)
+
+var s3srv *exporttest.Server
+
+func TestMain(m *testing.M) {
+	if os.Getenv(benchChildEnv) != "" {
+		os.Exit(benchChild())
+	}
+	os.Exit(exporttest.Main(m, &s3srv))
+}
+
+// smallPart makes a thousand users several parts, for runs that fail before
+// completing: S3 refuses parts under 5 MiB but the last, at completion.
+const smallPart = 16 << 10
+
+// target is a fresh bucket on the test server and a run configuration
+// writing to it.
+type target struct {
+	client *s3.Client
+	bucket string
+	cfg    Config
+}
+
+func newTarget(t *testing.T, issuer string) target {
+	t.Helper()
+	srv := exporttest.Need(t, s3srv)
+	client := srv.Client()
+	bucket := srv.Bucket(t)
+	return target{client: client, bucket: bucket, cfg: Config{S3: client, Bucket: bucket, Issuer: issuer}}
+}
+
+// object returns the bytes stored at key.
+func (tg target) object(t *testing.T, key string) []byte {
+	t.Helper()
+	out, err := tg.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(tg.bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// keys lists every object key in the bucket.
+func (tg target) keys(t *testing.T) []string {
+	t.Helper()
+	out, err := tg.client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(tg.bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+// openUploads counts the bucket's multipart uploads that were neither
+// completed nor aborted.
+func (tg target) openUploads(t *testing.T) int {
+	t.Helper()
+	out, err := tg.client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(tg.bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// checkExport checks the export m names: it holds the users of want, each
+// once; latest.json is m; m's size and SHA-256 are the stored object's; and
+// no multipart upload is left open.
+func (tg target) checkExport(t *testing.T, m Manifest, want []string) {
+	t.Helper()
+	raw := tg.object(t, m.Key)
+	sum := sha256.Sum256(raw)
+	if m.SHA256 != hex.EncodeToString(sum[:]) || m.Bytes != int64(len(raw)) {
+		t.Errorf("manifest says %d bytes, sha256 %s; the object has %d bytes, sha256 %x", m.Bytes, m.SHA256, len(raw), sum)
+	}
+	exporttest.CheckUsers(t, bytes.NewReader(raw), want)
+	if m.Users != int64(len(want)) {
+		t.Errorf("manifest counts %d users, want %d", m.Users, len(want))
+	}
+	if m.Issuer != tg.cfg.Issuer || m.Issuer == "" {
+		t.Errorf("manifest issuer = %q, want %q", m.Issuer, tg.cfg.Issuer)
+	}
+	latest, err := Latest(context.Background(), tg.client, tg.bucket, tg.cfg.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest != m {
+		t.Errorf("latest.json = %+v, want %+v", latest, m)
+	}
+	if n := tg.openUploads(t); n != 0 {
+		t.Errorf("%d multipart uploads left open", n)
+	}
+}
+
+func TestRunExportsTenThousandUsersOnce(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 10_000)
+	tg := newTarget(t, fake.Issuer())
+	start := time.Date(2026, 11, 26, 17, 14, 0, 0, time.UTC)
+	tg.cfg.Now = func() time.Time { return start }
+	m, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`^exports/users/2026/11/26/users-20261126T171400Z-[0-9a-f]{8}\.jsonl\.gz$`)
+	if !key.MatchString(m.Key) {
+		t.Errorf("key = %q, want the form %s", m.Key, key)
+	}
+	if !m.Started.Equal(start) || !m.Finished.Equal(start) {
+		t.Errorf("started, finished = %s, %s; want %s", m.Started, m.Finished, start)
+	}
+	tg.checkExport(t, m, exporttest.IDs(fake))
+}
+
+// bulkyUsers is a source of users whose metadata barely compresses: 8 KiB
+// of base64 noise each, Clerk's limit, so a thousand of them fill more than
+// one 5 MiB part.
+type bulkyUsers int
+
+func (n bulkyUsers) EachUser(ctx context.Context, fn func(*clerk.User) error) error {
+	noise := make([]byte, 6<<10)
+	for i := range int(n) {
+		_, _ = rand.Read(noise)
+		err := fn(&clerk.User{
+			Object:         "user",
+			ID:             n.id(i),
+			EmailAddresses: []*clerk.EmailAddress{{Object: "email_address", ID: fmt.Sprintf("idn_bulky%05d", i), EmailAddress: fmt.Sprintf("bulky%d@example.com", i)}},
+			PublicMetadata: fmt.Appendf(nil, `{"notes":%q}`, base64.StdEncoding.EncodeToString(noise)),
+			CreatedAt:      1764170000000 + int64(i),
+			UpdatedAt:      1764170000000 + int64(i),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (bulkyUsers) id(i int) string { return fmt.Sprintf("user_bulky%05d", i) }
+
+func (n bulkyUsers) ids() []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = n.id(i)
+	}
+	return ids
+}
+
+// An export larger than a part goes up in several parts, two at a time,
+// and is only visible once S3 has completed it.
+func TestRunUploadsLargeExportsInParts(t *testing.T) {
+	t.Parallel()
+	src := bulkyUsers(1_000)
+	tg := newTarget(t, "https://bulky.clerk.accounts.dev")
+	m, err := Run(context.Background(), src, tg.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Bytes <= MinPartSize {
+		t.Fatalf("the export is %d bytes, not more than one %d-byte part", m.Bytes, MinPartSize)
+	}
+	tg.checkExport(t, m, src.ids())
+}
+
+func TestRunKeepsEveryExport(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 20)
+	tg := newTarget(t, fake.Issuer())
+	tg.cfg.Prefix = "nightly/clerk/"
+	start := time.Now()
+	tg.cfg.Now = func() time.Time { return start }
+	first, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.AddUser(clerkfake.User{EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "late@example.com"}}})
+	tg.cfg.Now = func() time.Time { return start.Add(time.Second) }
+	second, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Key <= first.Key {
+		t.Errorf("second run's key %q does not sort after the first's %q", second.Key, first.Key)
+	}
+	if first.Users != 20 {
+		t.Errorf("first run counted %d users, want 20", first.Users)
+	}
+	tg.checkExport(t, second, exporttest.IDs(fake))
+	if keys := tg.keys(t); !slices.Contains(keys, first.Key) || !slices.Contains(keys, "nightly/clerk/latest.json") {
+		t.Errorf("bucket holds %q; want both exports and nightly/clerk/latest.json", keys)
+	}
+}
+
+// statusCounter is a transport that counts the answers it sees by status.
+type statusCounter struct {
+	mu     sync.Mutex
+	counts map[int]int
+}
+
+func (s *statusCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		s.mu.Lock()
+		s.counts[resp.StatusCode]++
+		s.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (s *statusCounter) count(status int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[status]
+}
+
+// During the run, at the user counts given, the stand-in starts answering
+// 429s and 500s; the client waits them out and every user arrives once.
+func TestRunSurvivesRateLimitsAndServerErrors(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 2_000)
+	tg := newTarget(t, fake.Issuer())
+	faults := map[int64]clerkfake.Failure{
+		400:   {RateLimited: 2, RetryAfter: 1, Paths: []string{"/v1/users"}},
+		1_000: {ServerErrors: 2, Paths: []string{"/v1/users"}},
+		1_500: {ServerErrors: 1, Paths: []string{"/v1/users"}},
+	}
+	tg.cfg.OnUser = func(n int64) {
+		if f, ok := faults[n]; ok {
+			fake.Fail(f)
+		}
+	}
+	statuses := &statusCounter{counts: map[int]int{}}
+	users, err := clerkapi.New(clerkapi.Config{
+		SecretKey:   func(context.Context) (string, error) { return fake.SecretKey(), nil },
+		URL:         fake.URL(),
+		HTTPClient:  &http.Client{Transport: statuses},
+		BackoffBase: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Run(context.Background(), users, tg.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.checkExport(t, m, exporttest.IDs(fake))
+	if n429, n500 := statuses.count(http.StatusTooManyRequests), statuses.count(http.StatusInternalServerError); n429 != 2 || n500 != 3 {
+		t.Errorf("the run met %d 429s and %d 500s; want 2 and 3", n429, n500)
+	}
+}
+
+// Users signing up while the export runs are exported too, once each: all
+// those created before the run reads its last page.
+func TestRunIncludesUsersCreatedDuringTheRun(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 2_000)
+	tg := newTarget(t, fake.Issuer())
+	added := 0
+	tg.cfg.OnUser = func(n int64) {
+		if n%250 == 0 && n < 2_000 {
+			for range 3 {
+				added++
+				fake.AddUser(clerkfake.User{EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: fmt.Sprintf("new%d@example.com", added)}}})
+			}
+		}
+	}
+	m, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added != 21 {
+		t.Fatalf("%d users were added during the run, want 21", added)
+	}
+	tg.checkExport(t, m, exporttest.IDs(fake))
+}
+
+// failParts is an S3 client for a reverse proxy in front of the test server
+// that answers 500 to every UploadPart request after the first n. The
+// client retries as the SDK does, only with short waits.
+func failParts(t *testing.T, n int64) (*s3.Client, *atomic.Int64) {
+	t.Helper()
+	srv := exporttest.Need(t, s3srv)
+	backend, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(backend)
+	var parts atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId") && parts.Add(1) > n {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	client := srv.Client(func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(front.URL)
+		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), 5*time.Millisecond)
+	})
+	return client, &parts
+}
+
+// A run that cannot finish leaves no trace: latest.json still names the
+// previous export, no multipart upload is left open, no new object exists,
+// and the error is one line that says how far the run got and why it stopped.
+func TestRunFailureLeavesThePreviousExport(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// run sets up the failure and makes the failing run.
+		run     func(t *testing.T, fake *clerkfake.Server, tg target) error
+		wantErr []string
+		is      error
+	}{
+		{
+			name: "S3 fails UploadPart after 3 parts",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				client, parts := failParts(t, 3)
+				tg.cfg.S3 = client
+				_, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+				if parts.Load() <= 3 {
+					t.Errorf("the run sent %d parts; the failure needs more than 3", parts.Load())
+				}
+				return err
+			},
+			wantErr: []string{"export stopped after ", " users: upload part ", "StatusCode: 500", "InternalError"},
+		},
+		{
+			name: "Clerk keeps failing",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				tg.cfg.OnUser = func(n int64) {
+					if n == 1_000 {
+						fake.Fail(clerkfake.Failure{ServerErrors: 100, Paths: []string{"/v1/users"}})
+					}
+				}
+				_, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+				return err
+			},
+			wantErr: []string{"export stopped after ", " users: clerkapi: list users: gave up after 4 attempts: HTTP 500"},
+		},
+		{
+			name: "the deadline comes first",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				tg.cfg.Margin = 2 * time.Second
+				// From the 1,000th user on, Clerk answers slower than the run has time for.
+				tg.cfg.OnUser = func(n int64) {
+					if n == 1_000 {
+						fake.Fail(clerkfake.Failure{Latency: time.Hour})
+					}
+				}
+				_, err := Run(ctx, exporttest.API(t, fake), tg.cfg)
+				if ctx.Err() != nil {
+					t.Errorf("the run returned after its context's deadline; it should stop %s before", tg.cfg.Margin)
+				}
+				return err
+			},
+			wantErr: []string{"export stopped after ", " users: not enough time left before the deadline (a run stops 2s before its deadline, to abort cleanly)"},
+			is:      ErrDeadline,
+		},
+		{
+			name: "too little time to start",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, err := Run(ctx, exporttest.API(t, fake), tg.cfg)
+				return err
+			},
+			wantErr: []string{"export not started: not enough time left before the deadline: ", "left, and a run stops 10s before its deadline"},
+			is:      ErrDeadline,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake := exporttest.Clerk(t, 2_000)
+			tg := newTarget(t, fake.Issuer())
+			good, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			latestKey := DefaultPrefix + "/" + LatestName
+			before := tg.object(t, latestKey)
+			// Small parts make the failing run's upload a multipart one
+			// some parts in.
+			tg.cfg.partSize = smallPart
+
+			err = tc.run(t, fake, tg)
+			if err == nil {
+				t.Fatal("the run succeeded; want an error")
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q\ndoes not contain %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q is more than one line", err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("errors.Is(err, %v) = false", tc.is)
+			}
+			if after := tg.object(t, latestKey); !bytes.Equal(before, after) {
+				t.Errorf("latest.json changed:\n%s\nbecame\n%s", before, after)
+			}
+			if n := tg.openUploads(t); n != 0 {
+				t.Errorf("%d multipart uploads left open", n)
+			}
+			if keys := tg.keys(t); len(keys) != 2 {
+				t.Errorf("bucket holds %q; want only the good export %s and latest.json", keys, good.Key)
+			}
+		})
+	}
+}
+
+func TestRunChecksItsConfig(t *testing.T) {
+	t.Parallel()
+	client := s3.New(s3.Options{Region: "us-east-1"})
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no client", Config{Bucket: "exports"}, "export: Config.S3 is required"},
+		{"no bucket", Config{S3: client}, "export: bucket: not a valid S3 bucket name"},
+		{"bad bucket", Config{S3: client, Bucket: "Exports_2026"}, "export: bucket: not a valid S3 bucket name"},
+		{"bad prefix", Config{S3: client, Bucket: "exports", Prefix: "/users"}, "export: prefix: must not start with a slash"},
+		{"negative margin", Config{S3: client, Bucket: "exports", Margin: -time.Second}, "export: Config.Margin must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Run(context.Background(), nil, tc.cfg)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("Run: %v; want an error starting %q", err, tc.want)
+			}
+		})
+	}
+}

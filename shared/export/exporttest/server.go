@@ -1,0 +1,221 @@
+// Package exporttest is what the export's tests share: a real S3 server on
+// loopback, a seeded Clerk stand-in with a Backend API client for it, and a
+// check of an export's content.
+//
+// The S3 server is Versity's S3 gateway, pinned in tools/go.mod and built by
+// `make tools` (which `make test` runs first) to the path in VERSITYGW_BIN.
+// One server serves a whole test binary; each test makes buckets of its own,
+// so tests stay independent.
+//
+//	var s3srv *exporttest.Server
+//
+//	func TestMain(m *testing.M) { os.Exit(exporttest.Main(m, &s3srv)) }
+//
+//	func TestUpload(t *testing.T) {
+//		srv := exporttest.Need(t, s3srv)
+//		bucket := srv.Bucket(t)
+//		...
+//	}
+package exporttest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// EnvBin names the variable holding the path of the versitygw executable.
+const EnvBin = "VERSITYGW_BIN"
+
+// SkipReason is why a test that needs the server skips without it.
+const SkipReason = "run make test (it builds the S3 server)"
+
+// Fixed credentials of the test server's root account, and its region.
+const (
+	AccessKey = "exporttest-access-key"
+	SecretKey = "exporttest-secret-key"
+	Region    = "us-east-1"
+)
+
+// startTimeout bounds how long the server may take to answer.
+const startTimeout = 30 * time.Second
+
+// Server is a running S3 server.
+type Server struct {
+	// URL is the server's endpoint, such as "http://127.0.0.1:PORT".
+	URL string
+
+	cmd    *exec.Cmd
+	dir    string
+	exited chan struct{}
+	output *syncBuffer
+}
+
+// Main starts a server, stores it in *srv for the tests of m, runs them,
+// stops the server and returns m's exit code. Without VERSITYGW_BIN *srv
+// stays nil and tests that Need it skip; a server that cannot start fails
+// the whole binary.
+func Main(m *testing.M, srv **Server) int {
+	s, err := Start()
+	switch {
+	case errors.Is(err, errNotBuilt):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "exporttest:", err)
+		return 1
+	default:
+		*srv = s
+		defer s.Close()
+	}
+	return m.Run()
+}
+
+// Need returns srv, or skips t when there is no server.
+func Need(t testing.TB, srv *Server) *Server {
+	t.Helper()
+	if srv == nil {
+		t.Skip(SkipReason)
+	}
+	return srv
+}
+
+var errNotBuilt = errors.New(EnvBin + " is not set")
+
+// Start runs versitygw from VERSITYGW_BIN on a free loopback port, storing
+// objects in a new temporary directory, and waits until it answers.
+func Start() (*Server, error) {
+	bin := os.Getenv(EnvBin)
+	if bin == "" {
+		return nil, errNotBuilt
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "exporttest-s3-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: "http://" + addr, dir: dir, exited: make(chan struct{}), output: &syncBuffer{}}
+	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "posix", dir)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
+	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
+	s.cmd.SysProcAttr = dieWithParent()
+	if err := s.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	if err := s.waitReady(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// freeAddr finds a loopback port nobody listens on.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitReady polls the server until it answers HTTP, it exits, or
+// startTimeout passes.
+func (s *Server) waitReady() error {
+	deadline := time.Now().Add(startTimeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(s.URL)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("versitygw exited at start: %s", strings.TrimSpace(s.output.String()))
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("versitygw did not answer on %s within %s", s.URL, startTimeout)
+		}
+	}
+}
+
+// Close stops the server and removes its objects.
+func (s *Server) Close() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	os.RemoveAll(s.dir)
+}
+
+// Client returns an S3 client for the server: static credentials, path-style
+// addressing, and opts applied last.
+func (s *Server) Client(opts ...func(*s3.Options)) *s3.Client {
+	return s3.New(s3.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+	}, opts...)
+}
+
+// Env is what a program using the default AWS configuration needs to reach
+// the server: endpoint, credentials and region, as environment variables.
+func (s *Server) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_S3":   s.URL,
+		"AWS_ACCESS_KEY_ID":     AccessKey,
+		"AWS_SECRET_ACCESS_KEY": SecretKey,
+		"AWS_REGION":            Region,
+	}
+}
+
+// Bucket creates a bucket with a fresh name for t.
+func (s *Server) Bucket(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "test-" + hex.EncodeToString(b[:])
+	if _, err := s.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("create bucket %s: %v", name, err)
+	}
+	return name
+}
+
+// syncBuffer collects the server's output for error messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
