@@ -2,67 +2,31 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
 	"clerk-lambda/shared/logging"
-	"clerk-lambda/shared/respond"
 )
 
-// standIn starts a Clerk stand-in on loopback, closed when the test ends.
-func standIn(t *testing.T) *clerkfake.Server {
+// testHandler builds the handler from vars, logging into the returned
+// buffer.
+func testHandler(t *testing.T, vars map[string]string) (*handler, *bytes.Buffer) {
 	t.Helper()
-	s, err := clerkfake.New(clerkfake.Config{})
+	role, err := adminRole(envvar.Map(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// env is the environment of a function pointed at the stand-in s.
-func env(s *clerkfake.Server) map[string]string {
-	return map[string]string{"CLERK_SECRET_KEY": s.SecretKey(), "CLERK_API_URL": s.URL()}
-}
-
-// testHandler builds the handler from vars, with millisecond retry backoffs
-// and change applied to the settings, logging into the returned buffer.
-func testHandler(t *testing.T, vars map[string]string, change func(*settings)) (*handler, *bytes.Buffer) {
-	t.Helper()
-	s, err := loadSettings(envvar.Map(vars))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.clerk.BackoffBase, s.clerk.BackoffMax = time.Millisecond, 4*time.Millisecond
-	if change != nil {
-		change(&s)
-	}
-	var logs bytes.Buffer
-	h, err := s.build(logging.New(&logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, &logs
+	r, logs := clerkroutetest.Route(t, vars, nil)
+	return &handler{Route: r, adminRole: role}, logs
 }
 
 // Callers, as the authorizer builds their context.
@@ -80,73 +44,15 @@ var (
 		Org: &identity.Organization{ID: "org_1", Role: "org:admin"}}).Context()
 )
 
-// request is an HTTP API event as API Gateway delivers it: the authorizer
-// context has been through JSON, so exp is a float64. A non-empty id makes
-// it GET /admin/users/{id}.
+// request is an HTTP API event as API Gateway delivers it. A non-empty id
+// makes it GET /admin/users/{id}.
 func request(t *testing.T, auth map[string]any, id string, query map[string]string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
 	req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: routeList, RawPath: "/admin/users", QueryStringParameters: query}
 	if id != "" {
 		req.RouteKey, req.RawPath, req.PathParameters = routeOne, "/admin/users/"+id, map[string]string{"id": id}
 	}
-	if auth != nil {
-		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: auth}
-	}
-	raw, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// invoke calls the handler as Lambda would, with a request id and a deadline.
-func invoke(t *testing.T, h *handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
-	t.Helper()
-	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-" + t.Name()})
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	res, err := h.handle(ctx, req)
-	if err != nil {
-		t.Fatalf("handle returned an error: %v", err)
-	}
-	return res
-}
-
-// wantError checks res is an error response with status and code, and
-// returns its message.
-func wantError(t *testing.T, res events.APIGatewayV2HTTPResponse, status int, code string) string {
-	t.Helper()
-	var body respond.ErrorBody
-	if res.StatusCode != status || json.Unmarshal([]byte(res.Body), &body) != nil || body.Error.Code != code || body.Error.Message == "" {
-		t.Fatalf("got %d %s, want %d with code %q", res.StatusCode, res.Body, status, code)
-	}
-	return body.Error.Message
-}
-
-// logLine returns the one line logged for a request and checks it carries
-// the request id and status and no secret.
-func logLine(t *testing.T, logs *bytes.Buffer, status int, secret string) map[string]any {
-	t.Helper()
-	text := logs.String()
-	if secret != "" && strings.Contains(text, secret) {
-		t.Fatalf("the secret key is in the log: %s", text)
-	}
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("want one log line per request, got %d:\n%s", len(lines), text)
-	}
-	var line map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
-		t.Fatal(err)
-	}
-	if line["requestId"] != "req-"+t.Name() || line["status"] != float64(status) {
-		t.Fatalf("log line lacks the request id or status %d: %s", status, lines[0])
-	}
-	return line
+	return clerkroutetest.Delivered(t, req, auth)
 }
 
 // userBody is the part of a user in a response the tests check.
@@ -172,7 +78,7 @@ type pageBody struct {
 // sharing it only read.
 func directory(t *testing.T) (*clerkfake.Server, clerkfake.User) {
 	t.Helper()
-	fake := standIn(t)
+	fake := clerkroutetest.StandIn(t)
 	fake.SeedUsers(25)
 	ada := fake.AddUser(clerkfake.User{
 		FirstName: "Ada", LastName: "Example", Username: "ada",
@@ -223,18 +129,18 @@ func TestAccess(t *testing.T) {
 		for _, id := range []string{"", ada.ID} {
 			t.Run(tt.name+"/"+map[bool]string{true: "one", false: "list"}[id != ""], func(t *testing.T) {
 				t.Parallel()
-				vars := env(fake)
+				vars := clerkroutetest.Env(fake)
 				if tt.adminRole != "" {
 					vars["ADMIN_ORG_ROLE"] = tt.adminRole
 				}
-				h, logs := testHandler(t, vars, nil)
-				res := invoke(t, h, request(t, tt.auth, id, nil))
+				h, logs := testHandler(t, vars)
+				res := clerkroutetest.Invoke(t, h.handle, request(t, tt.auth, id, nil))
 				if tt.code != "" {
-					wantError(t, res, tt.status, tt.code)
+					clerkroutetest.WantError(t, res, tt.status, tt.code)
 				} else if res.StatusCode != tt.status {
 					t.Fatalf("status = %d, want %d: %s", res.StatusCode, tt.status, res.Body)
 				}
-				line := logLine(t, logs, tt.status, fake.SecretKey())
+				line := clerkroutetest.LogLine(t, logs, tt.status, fake.SecretKey())
 				if tt.auth != nil && tt.status != 401 && line["userId"] != tt.auth["userId"] {
 					t.Fatalf("log line lacks the caller: %v", line)
 				}
@@ -274,8 +180,8 @@ func TestList(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h, logs := testHandler(t, env(fake), nil)
-			res := invoke(t, h, request(t, orgAdmin, "", tt.query))
+			h, logs := testHandler(t, clerkroutetest.Env(fake))
+			res := clerkroutetest.Invoke(t, h.handle, request(t, orgAdmin, "", tt.query))
 			var got pageBody
 			if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil {
 				t.Fatalf("got %d %s", res.StatusCode, res.Body)
@@ -293,7 +199,7 @@ func TestList(t *testing.T) {
 			if got.Limit != tt.limit || got.Offset != tt.offset || !equalPtr(got.NextOffset, tt.next) {
 				t.Fatalf("limit %d offset %d next %v; want %d %d %v", got.Limit, got.Offset, deref(got.NextOffset), tt.limit, tt.offset, deref(tt.next))
 			}
-			logLine(t, logs, 200, fake.SecretKey())
+			clerkroutetest.LogLine(t, logs, 200, fake.SecretKey())
 		})
 	}
 }
@@ -310,8 +216,8 @@ func deref(p *int) any {
 func TestListShowsUsersAsMeDoes(t *testing.T) {
 	t.Parallel()
 	fake, ada := directory(t)
-	h, _ := testHandler(t, env(fake), nil)
-	res := invoke(t, h, request(t, metadataAdmin, "", map[string]string{"query": "ada@example.com"}))
+	h, _ := testHandler(t, clerkroutetest.Env(fake))
+	res := clerkroutetest.Invoke(t, h.handle, request(t, metadataAdmin, "", map[string]string{"query": "ada@example.com"}))
 	var got pageBody
 	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || len(got.Data) != 1 {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
@@ -353,12 +259,12 @@ func TestBadParameters(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h, logs := testHandler(t, env(fake), nil)
-			msg := wantError(t, invoke(t, h, request(t, orgAdmin, tt.id, tt.query)), 400, "invalid_parameter")
+			h, logs := testHandler(t, clerkroutetest.Env(fake))
+			msg := clerkroutetest.WantError(t, clerkroutetest.Invoke(t, h.handle, request(t, orgAdmin, tt.id, tt.query)), 400, "invalid_parameter")
 			if !strings.HasPrefix(msg, tt.want) {
 				t.Fatalf("message = %q, want it to start %q", msg, tt.want)
 			}
-			logLine(t, logs, 400, "")
+			clerkroutetest.LogLine(t, logs, 400, "")
 		})
 	}
 }
@@ -371,23 +277,26 @@ func TestOneUser(t *testing.T) {
 
 	t.Run("found", func(t *testing.T) {
 		t.Parallel()
-		h, logs := testHandler(t, env(fake), nil)
-		res := invoke(t, h, request(t, orgAdmin, ada.ID, nil))
+		h, logs := testHandler(t, clerkroutetest.Env(fake))
+		res := clerkroutetest.Invoke(t, h.handle, request(t, orgAdmin, ada.ID, nil))
 		var got userBody
 		if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil {
 			t.Fatalf("got %d %s", res.StatusCode, res.Body)
 		}
 		checkAda(t, got, ada)
-		if line := logLine(t, logs, 200, fake.SecretKey()); line["targetUserId"] != ada.ID || line["msg"] != routeOne {
+		if line := clerkroutetest.LogLine(t, logs, 200, fake.SecretKey()); line["targetUserId"] != ada.ID || line["msg"] != routeOne {
 			t.Fatalf("log line = %v", line)
 		}
 	})
 	for name, id := range map[string]string{"deleted": gone.ID, "never existed": "user_2NoSuchUser00000000000000"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h, logs := testHandler(t, env(fake), nil)
-			wantError(t, invoke(t, h, request(t, orgAdmin, id, nil)), 404, "user_not_found")
-			logLine(t, logs, 404, fake.SecretKey())
+			h, logs := testHandler(t, clerkroutetest.Env(fake))
+			res := clerkroutetest.Invoke(t, h.handle, request(t, orgAdmin, id, nil))
+			if msg := clerkroutetest.WantError(t, res, 404, "user_not_found"); msg != "no such user" {
+				t.Fatalf("message = %q", msg)
+			}
+			clerkroutetest.LogLine(t, logs, 404, fake.SecretKey())
 		})
 	}
 }
@@ -397,17 +306,17 @@ func TestOneUser(t *testing.T) {
 func TestRouteFallback(t *testing.T) {
 	t.Parallel()
 	fake, ada := directory(t)
-	h, _ := testHandler(t, env(fake), nil)
+	h, _ := testHandler(t, clerkroutetest.Env(fake))
 	one := request(t, orgAdmin, ada.ID, nil)
 	one.RouteKey = "$default"
 	var u userBody
-	if res := invoke(t, h, one); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &u) != nil || u.ID != ada.ID {
+	if res := clerkroutetest.Invoke(t, h.handle, one); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &u) != nil || u.ID != ada.ID {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
 	}
 	list := request(t, orgAdmin, "", nil)
 	list.RouteKey = "ANY /{proxy+}"
 	var p pageBody
-	if res := invoke(t, h, list); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &p) != nil || len(p.Data) != 20 {
+	if res := clerkroutetest.Invoke(t, h.handle, list); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &p) != nil || len(p.Data) != 20 {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
 	}
 }
@@ -424,58 +333,20 @@ func TestClerkFailures(t *testing.T) {
 		for _, one := range []bool{false, true} {
 			t.Run(name+map[bool]string{false: "/list", true: "/one"}[one], func(t *testing.T) {
 				t.Parallel()
-				fake := standIn(t)
+				fake := clerkroutetest.StandIn(t)
 				u := fake.AddUser(clerkfake.User{})
-				h, logs := testHandler(t, env(fake), nil)
+				h, logs := testHandler(t, clerkroutetest.Env(fake))
 				breakIt(fake)
 				id := ""
 				if one {
 					id = u.ID
 				}
-				wantError(t, invoke(t, h, request(t, orgAdmin, id, nil)), 502, "clerk_unavailable")
-				if line := logLine(t, logs, 502, fake.SecretKey()); line["level"] != "ERROR" || line["error"] == nil {
+				clerkroutetest.WantError(t, clerkroutetest.Invoke(t, h.handle, request(t, orgAdmin, id, nil)), 502, "clerk_unavailable")
+				if line := clerkroutetest.LogLine(t, logs, 502, fake.SecretKey()); line["level"] != "ERROR" || line["error"] == nil {
 					t.Fatalf("log line = %v", line)
 				}
 			})
 		}
-	}
-}
-
-// closedSSM is an SSM client whose endpoint is a loopback port nobody
-// listens on, as when the parameter cannot be read.
-func closedSSM(t *testing.T) func(context.Context) (*ssm.Client, error) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return func(context.Context) (*ssm.Client, error) {
-		return ssm.New(ssm.Options{
-			Region:       "us-east-1",
-			BaseEndpoint: aws.String("http://" + addr),
-			Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "test-secret-access-key", ""),
-			Retryer:      aws.NopRetryer{},
-		}), nil
-	}
-}
-
-func TestUnreadableSecret(t *testing.T) {
-	t.Parallel()
-	fake := standIn(t)
-	vars := map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key", "CLERK_API_URL": fake.URL()}
-	h, logs := testHandler(t, vars, func(s *settings) { s.secrets.SSMClient = closedSSM(t) })
-	res := invoke(t, h, request(t, orgAdmin, "", nil))
-	wantError(t, res, 500, "secret_unavailable")
-	if strings.Contains(res.Body, "/clerk/secret-key") || strings.Contains(res.Body, "127.0.0.1") {
-		t.Fatalf("the error leaks details: %s", res.Body)
-	}
-	if line := logLine(t, logs, 500, ""); line["secretSource"] != "ssm:/clerk/secret-key" {
-		t.Fatalf("log line does not name the parameter: %v", line)
-	}
-	if n := fake.Requests("/v1/users"); n != 0 {
-		t.Fatalf("Clerk was called %d times without a secret key", n)
 	}
 }
 
@@ -488,8 +359,6 @@ func TestBadSettingsStopStart(t *testing.T) {
 	}{
 		{"no secret key", map[string]string{}, "CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set"},
 		{"admin role without org:", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "ADMIN_ORG_ROLE": "admin"}, "ADMIN_ORG_ROLE"},
-		{"bad skew", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_CLOCK_SKEW": "x"}, "CLERK_CLOCK_SKEW"},
-		{"plain http to a remote API", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.clerk.com/v1"}, "CLERK_API_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -511,39 +380,12 @@ func TestBadSettingsStopStart(t *testing.T) {
 // key is $default and it has no id path parameter, so it asks for a page.
 func TestSampleEvent(t *testing.T) {
 	t.Parallel()
-	req := sampleEvent(t)
+	req := clerkroutetest.SampleEvent(t, orgAdmin)
 	fake, _ := directory(t)
-	req.RequestContext.Authorizer.Lambda = request(t, orgAdmin, "", nil).RequestContext.Authorizer.Lambda
-	h, _ := testHandler(t, env(fake), nil)
-	res := invoke(t, h, req)
+	h, _ := testHandler(t, clerkroutetest.Env(fake))
+	res := clerkroutetest.Invoke(t, h.handle, req)
 	var got pageBody
 	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || len(got.Data) != 20 || got.Limit != 20 {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
 	}
-}
-
-// sampleEvent reads events/testdata/apigw-v2-request-lambda-authorizer.json
-// from the aws-lambda-go module in use.
-func sampleEvent(t *testing.T) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH, so the aws-lambda-go sample event cannot be found")
-	}
-	dir, err := exec.Command(goTool, "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("go list github.com/aws/aws-lambda-go: %v", err)
-	}
-	raw, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "events", "testdata", "apigw-v2-request-lambda-authorizer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatal(err)
-	}
-	if req.RequestContext.Authorizer == nil || len(req.RequestContext.Authorizer.Lambda) == 0 {
-		t.Fatal("the sample event has no Lambda authorizer context")
-	}
-	return req
 }

@@ -1,0 +1,152 @@
+// Package clerkroute is what an HTTP route function needs around a call to
+// Clerk's Backend API: its settings from the environment, the caller's
+// identity from the authorizer context, a Backend API client that reads the
+// secret key when a request needs it, the deadline of each Clerk call, the
+// answer to a failed call, and the request's one log line. Route functions
+// (GET /me, GET /admin/users) keep only what is theirs: who may call, which
+// parameters they take and which call they make.
+package clerkroute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"clerk-lambda/shared/clerkapi"
+	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/identity"
+	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/secrets"
+)
+
+const (
+	// CallTimeout bounds the Clerk call of one request, retries included,
+	// well inside the functions' 10-second timeout.
+	CallTimeout = 5 * time.Second
+	// DeadlineMargin is kept free before the Lambda deadline, so a slow
+	// Clerk is answered 502 rather than cut off by Lambda.
+	DeadlineMargin = 500 * time.Millisecond
+)
+
+// Settings are a route's configuration. LoadSettings reads them from the
+// environment; tests adjust them (shorter retry backoffs, an SSM client of
+// their own) before New.
+type Settings struct {
+	// Skew is CLERK_CLOCK_SKEW, the leeway on the expiry the authorizer
+	// passed on.
+	Skew time.Duration
+	// Secrets says where the secret key comes from.
+	Secrets secrets.Config
+	// Clerk configures the Backend API client (CLERK_API_URL). New sets its
+	// SecretKey.
+	Clerk clerkapi.Config
+}
+
+// LoadSettings reads CLERK_CLOCK_SKEW (default 5s), CLERK_API_URL and the
+// secret key's settings. An error is one line naming the variable.
+func LoadSettings(get envvar.Lookup) (Settings, error) {
+	skew, err := envvar.Duration(get, "CLERK_CLOCK_SKEW", 5*time.Second)
+	if err != nil {
+		return Settings{}, err
+	}
+	sc, err := secrets.ConfigFromEnv(get)
+	if err != nil {
+		return Settings{}, err
+	}
+	return Settings{
+		Skew:    skew,
+		Secrets: sc,
+		Clerk:   clerkapi.Config{URL: envvar.String(get, "CLERK_API_URL", clerkapi.DefaultURL)},
+	}, nil
+}
+
+// Route is what a route's handler works with. It is safe for concurrent use.
+type Route struct {
+	// IDs reads the caller's identity from the authorizer context.
+	IDs identity.Reader
+	// Clerk calls the Backend API; bound each call with CallContext.
+	Clerk *clerkapi.Client
+
+	secrets *secrets.Provider
+	log     *slog.Logger
+}
+
+// FromEnv builds a Route from the environment, logging to logger: what a
+// function's main calls.
+func FromEnv(get envvar.Lookup, logger *slog.Logger) (*Route, error) {
+	s, err := LoadSettings(get)
+	if err != nil {
+		return nil, err
+	}
+	return New(s, logger)
+}
+
+// New builds a Route from s, logging to logger. It makes no network call:
+// the secret key is read on the first request that needs it.
+func New(s Settings, logger *slog.Logger) (*Route, error) {
+	provider, err := secrets.New(s.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.Clerk
+	cfg.SecretKey = provider.SecretKey
+	client, err := clerkapi.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("CLERK_API_URL: %w", err)
+	}
+	return &Route{IDs: identity.Reader{Leeway: s.Skew}, Clerk: client, secrets: provider, log: logger}, nil
+}
+
+// CallContext bounds a Clerk call by CallTimeout, and by the Lambda deadline
+// less DeadlineMargin when that comes sooner.
+func CallContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(CallTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Add(-DeadlineMargin).Before(deadline) {
+		deadline = d.Add(-DeadlineMargin)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// Failure answers a failed Clerk call: 500 secret_unavailable when the
+// secret key could not be read (the server's own problem), 404
+// user_not_found with notFound as its message for a user Clerk does not
+// have, and 502 clerk_unavailable for anything else Clerk did (errors after
+// retries, no answer in time). The details go to the log (Finish), never to
+// the client.
+func Failure(err error, notFound string) events.APIGatewayV2HTTPResponse {
+	switch {
+	case errors.Is(err, clerkapi.ErrSecretKey):
+		return respond.Error(http.StatusInternalServerError, "secret_unavailable",
+			"the server could not load its Clerk credentials")
+	case errors.Is(err, clerkapi.ErrNotFound):
+		return respond.Error(http.StatusNotFound, "user_not_found", notFound)
+	}
+	return respond.Error(http.StatusBadGateway, "clerk_unavailable", "Clerk failed to answer; try again shortly")
+}
+
+// Finish writes the request's one log line and returns res. The line is msg
+// (the route), with the status, then attrs (key-value pairs such as the
+// caller's userId), then err's text when the request failed; a failure to
+// read the secret key also names where the key comes from (secretSource),
+// never the key. A 5xx is logged at ERROR level, anything else at INFO.
+func (r *Route) Finish(ctx context.Context, msg string, res events.APIGatewayV2HTTPResponse, err error, attrs ...any) events.APIGatewayV2HTTPResponse {
+	all := append([]any{"status", res.StatusCode}, attrs...)
+	if err != nil {
+		all = append(all, "error", err.Error())
+	}
+	if errors.Is(err, clerkapi.ErrSecretKey) {
+		all = append(all, "secretSource", r.secrets.Source())
+	}
+	level := slog.LevelInfo
+	if res.StatusCode >= http.StatusInternalServerError {
+		level = slog.LevelError
+	}
+	logging.ForRequest(ctx, r.log).Log(ctx, level, msg, all...)
+	return res
+}

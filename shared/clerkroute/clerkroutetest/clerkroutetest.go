@@ -1,0 +1,199 @@
+// Package clerkroutetest sets up and checks the tests of route functions
+// built on clerkroute: a Clerk stand-in on loopback, a Route pointed at it,
+// events as API Gateway delivers them, an invocation as Lambda makes it, and
+// checks of the error body and of the request's one log line. It is imported
+// by tests only, so the functions' binaries do not carry the testing package.
+package clerkroutetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkroute"
+	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/respond"
+)
+
+// StandIn starts a Clerk stand-in on loopback, closed when the test ends.
+func StandIn(t testing.TB) *clerkfake.Server {
+	t.Helper()
+	s, err := clerkfake.New(clerkfake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Env is the environment of a function pointed at the stand-in s, with its
+// secret key.
+func Env(s *clerkfake.Server) map[string]string {
+	return map[string]string{"CLERK_SECRET_KEY": s.SecretKey(), "CLERK_API_URL": s.URL()}
+}
+
+// Route builds a Route from vars as the function's main would, with
+// millisecond retry backoffs and change (when not nil) applied to the
+// settings, logging into the returned buffer.
+func Route(t testing.TB, vars map[string]string, change func(*clerkroute.Settings)) (*clerkroute.Route, *bytes.Buffer) {
+	t.Helper()
+	s, err := clerkroute.LoadSettings(envvar.Map(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Clerk.BackoffBase, s.Clerk.BackoffMax = time.Millisecond, 4*time.Millisecond
+	if change != nil {
+		change(&s)
+	}
+	var logs bytes.Buffer
+	r, err := clerkroute.New(s, logging.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, &logs
+}
+
+// UnreachableSSM is an SSM client whose endpoint is a loopback port nobody
+// listens on, as when the secret key's parameter cannot be read. Set it as
+// Settings.Secrets.SSMClient.
+func UnreachableSSM(t testing.TB) func(context.Context) (*ssm.Client, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return func(context.Context) (*ssm.Client, error) {
+		return ssm.New(ssm.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String("http://" + addr),
+			Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "test-secret-access-key", ""),
+			Retryer:      aws.NopRetryer{},
+		}), nil
+	}
+}
+
+// Delivered is req with auth as its Lambda authorizer context (no
+// authorizer at all when auth is nil), as API Gateway delivers it: the event
+// has been through JSON, so numbers such as exp are float64.
+func Delivered(t testing.TB, req events.APIGatewayV2HTTPRequest, auth map[string]any) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	var authorizer *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	if auth != nil {
+		authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{}
+		if req.RequestContext.Authorizer != nil {
+			*authorizer = *req.RequestContext.Authorizer
+		}
+		authorizer.Lambda = auth
+	}
+	req.RequestContext.Authorizer = authorizer
+	raw, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Handler is a route function's Lambda handler.
+type Handler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Invoke calls handle as Lambda would: with the request id "req-" and the
+// test's name, and 10 seconds left before the deadline. A handler error
+// fails the test: route functions answer every request themselves.
+func Invoke(t testing.TB, handle Handler, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-" + t.Name()})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := handle(ctx, req)
+	if err != nil {
+		t.Fatalf("handle returned an error: %v", err)
+	}
+	return res
+}
+
+// WantError checks res is an error response with status and code and a
+// message, and returns the message.
+func WantError(t testing.TB, res events.APIGatewayV2HTTPResponse, status int, code string) string {
+	t.Helper()
+	var body respond.ErrorBody
+	if res.StatusCode != status || json.Unmarshal([]byte(res.Body), &body) != nil || body.Error.Code != code || body.Error.Message == "" {
+		t.Fatalf("got %d %s, want %d with code %q", res.StatusCode, res.Body, status, code)
+	}
+	return body.Error.Message
+}
+
+// LogLine returns the one line logged for a request made by Invoke, and
+// checks it carries the request id and status, and not secret (when not
+// empty).
+func LogLine(t testing.TB, logs *bytes.Buffer, status int, secret string) map[string]any {
+	t.Helper()
+	text := logs.String()
+	if secret != "" && strings.Contains(text, secret) {
+		t.Fatalf("the secret key is in the log: %s", text)
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one log line per request, got %d:\n%s", len(lines), text)
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["requestId"] != "req-"+t.Name() || line["status"] != float64(status) {
+		t.Fatalf("log line lacks the request id or status %d: %s", status, lines[0])
+	}
+	return line
+}
+
+// SampleEvent is aws-lambda-go's own sample of an HTTP API event with a
+// Lambda authorizer (events/testdata/apigw-v2-request-lambda-authorizer.json
+// in the module in use), its authorizer context replaced by auth and
+// delivered as by Delivered. Its route key is $default. The test is skipped
+// when the go command, which locates the module, is not on PATH.
+func SampleEvent(t testing.TB, auth map[string]any) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH, so the aws-lambda-go sample event cannot be found")
+	}
+	dir, err := exec.Command(goTool, "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
+	if err != nil {
+		t.Fatalf("go list github.com/aws/aws-lambda-go: %v", err)
+	}
+	raw, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "events", "testdata", "apigw-v2-request-lambda-authorizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.RequestContext.Authorizer == nil || len(req.RequestContext.Authorizer.Lambda) == 0 {
+		t.Fatal("the sample event has no Lambda authorizer context")
+	}
+	return Delivered(t, req, auth)
+}
