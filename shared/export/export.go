@@ -32,11 +32,13 @@ import (
 
 const (
 	// MinPartSize is S3's smallest part of a multipart upload, and the part
-	// size of every export: with two parts in flight and one being filled,
-	// the upload holds at most three of them.
+	// size of every export, which bounds the memory a run holds: the part
+	// being uploaded and the one being filled.
 	MinPartSize = 5 << 20
-	// concurrency is how many parts are uploaded at once.
-	concurrency = 2
+	// concurrency is how many parts are uploaded at once. One is enough:
+	// filling a part from the Backend API takes seconds, uploading it a
+	// fraction of one, and each more in flight would hold 5 MiB more.
+	concurrency = 1
 	// DefaultMargin is how long before its context's deadline a run stops.
 	DefaultMargin = 10 * time.Second
 	// abortTimeout bounds the abort of a failed upload, which runs on a

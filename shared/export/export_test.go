@@ -185,8 +185,8 @@ func (n bulkyUsers) ids() []string {
 	return ids
 }
 
-// An export larger than a part goes up in several parts, two at a time,
-// and is only visible once S3 has completed it.
+// An export larger than a part goes up as a multipart upload that S3
+// completes into one object.
 func TestRunUploadsLargeExportsInParts(t *testing.T) {
 	t.Parallel()
 	src := bulkyUsers(1_000)
