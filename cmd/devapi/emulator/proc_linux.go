@@ -37,16 +37,16 @@ func children(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if ParentPID(child) == pid {
+		if parentPID(child) == pid {
 			out = append(out, child)
 		}
 	}
 	return out
 }
 
-// ParentPID reads a process's parent from /proc/<pid>/stat; 0 when the
+// parentPID reads a process's parent from /proc/<pid>/stat; 0 when the
 // process is gone.
-func ParentPID(pid int) int {
+func parentPID(pid int) int {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0
