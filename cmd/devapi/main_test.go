@@ -221,3 +221,9 @@ func startDevapi(t *testing.T, args ...string) (*exec.Cmd, string) {
 	}
 	return nil, ""
 }
+
+// output runs a command and returns its standard output.
+func output(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
+}

@@ -17,8 +17,8 @@ import (
 
 // Stand-in users, with fixed ids so that make token USER=... is easy to type.
 const (
-	userID      = "user_dev_alice"
-	adminID     = "user_dev_admin"
+	userID      = "user_alice"
+	adminID     = "user_ada"
 	adminOrgID  = "org_dev"
 	adminOrg    = "dev"
 	adminRole   = "org:admin"

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/awslabs/goformation/v7"
@@ -163,6 +164,7 @@ func Parse(data []byte) (*API, error) {
 // package comment, keeps only what the local API reads (see prepare), and
 // lets goformation decode the result.
 func parseTemplate(data []byte) (*cloudformation.Template, error) {
+	processing.Lock()
 	resolved, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{
 		EvaluateConditions: true,
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
@@ -170,6 +172,7 @@ func parseTemplate(data []byte) (*cloudformation.Template, error) {
 			"Fn::GetAtt": resolveGetAtt,
 		},
 	})
+	processing.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("not a valid template: %w", err)
 	}
@@ -183,6 +186,10 @@ func parseTemplate(data []byte) (*cloudformation.Template, error) {
 	}
 	return tmpl, nil
 }
+
+// processing serialises intrinsics.ProcessYAML, which registers its YAML
+// tag handlers in a package-level map on every call.
+var processing sync.Mutex
 
 // resolveRef gives a parameter's default, a resource's logical id, or one of
 // goformation's pseudo-parameter values.
