@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +45,7 @@ func (c *Client) call(ctx context.Context, op string, do func(context.Context, c
 			if rateWaits > c.maxRateWaits {
 				return fmt.Errorf("clerkapi: %s: still rate limited after waiting %d times: %w", op, c.maxRateWaits, err)
 			}
-			d = retryAfter
-			if d < 0 { // no usable Retry-After
-				d = c.backoffFor(rateWaits)
-			}
+			d = c.rateLimitWait(retryAfter, rateWaits)
 		}
 		if werr := c.waitWithin(ctx, d); werr != nil {
 			return fmt.Errorf("clerkapi: %s: %w while waiting %s to retry after: %w", op, werr, d.Round(time.Millisecond), err)
@@ -116,23 +112,56 @@ func apiError(apiErr *clerk.APIErrorResponse, ex *exchange, key string) *APIErro
 	return e
 }
 
+// maxRetryAfter caps the wait a 429 can ask for. A longer wait would hold a
+// Lambda invocation (and its caller) for minutes; past the cap the call
+// retries, and gives up after MaxRateLimitWaits 429s.
+const maxRetryAfter = 60 * time.Second
+
+// rateLimitWait is the wait after the nth 429 of a call. It is what
+// Retry-After asked for, clamped to [backoffBase, maxRetryAfter]: the floor
+// keeps "Retry-After: 0" (or a date in the past) from sending requests back
+// to back, the cap keeps a server from parking the call. A missing or
+// unreadable header (retryAfter < 0) gets the jittered backoff instead.
+func (c *Client) rateLimitWait(retryAfter time.Duration, n int) time.Duration {
+	if retryAfter < 0 {
+		return c.backoffFor(n)
+	}
+	return min(max(retryAfter, c.backoffBase), maxRetryAfter)
+}
+
 // retryAfter reads a Retry-After header: delay seconds or an HTTP date. It
-// returns -1 when the header is missing or cannot be read.
+// returns -1 when the header is missing or cannot be read (a sign, a
+// fraction, anything but digits or a date), and never more than
+// maxRetryAfter, however large the number or distant the date.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return -1
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return -1
-		}
-		return time.Duration(secs) * time.Second
+	if d, ok := delaySeconds(v); ok {
+		return d
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
+		return min(max(t.Sub(now), 0), maxRetryAfter)
 	}
 	return -1
+}
+
+// delaySeconds reads a run of decimal digits as seconds, capped at
+// maxRetryAfter. Accumulation stops once the cap is passed, so no number of
+// digits can overflow, and the cap applies before converting to a Duration.
+func delaySeconds(v string) (time.Duration, bool) {
+	const capSecs = int64(maxRetryAfter / time.Second)
+	var secs int64
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		if secs <= capSecs {
+			secs = secs*10 + int64(r-'0')
+		}
+	}
+	return time.Duration(min(secs, capSecs)) * time.Second, true
 }
 
 // backoffFor is the wait before retry n (1-based): uniform in
