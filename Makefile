@@ -58,9 +58,18 @@ $(addprefix build-,$(LAMBDA_IDS)): build-%:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
 	  -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call lambda_dir,$*)
 
+# The benchmarks beside their peers, in one run (docs/benchmarks.md says how
+# each is measured). Node runs Clerk's JavaScript SDK from bench/node_modules,
+# installed from bench/package-lock.json.
 .PHONY: bench
-bench: ## run the benchmarks and print medians and ratios to the bare RSA verification
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./functions/authorizer/ | $(GO) run ./cmd/benchratio -baseline RSAVerifyBaseline
+bench: tools ## run every benchmark beside its peers; write and print docs/benchmarks.md and .png
+	npm ci --prefix bench --no-audit --no-fund --loglevel=error
+	$(GO) run ./cmd/benchreport -out docs/benchmarks.md
+
+.PHONY: bench-quick
+bench-quick: tools ## a short benchmark run into .cache/bench/ (SECTIONS=verify,lambda,devapi,export)
+	npm ci --prefix bench --no-audit --no-fund --loglevel=error
+	$(GO) run ./cmd/benchreport -quick -out .cache/bench/benchmarks.md $(if $(SECTIONS),-sections $(SECTIONS))
 
 .PHONY: dev
 dev: ## run the whole API locally on 127.0.0.1:3000 (docs/local-dev.md)
