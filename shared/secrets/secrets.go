@@ -9,6 +9,24 @@
 // the init phase. A fetched key is kept for a TTL, then fetched again, so a
 // rotated key is picked up without a redeploy.
 //
+// Failures are contained in two ways:
+//
+//   - Stale within a grace period. When the fetch after the TTL fails, the
+//     last good key is still returned until one more TTL has passed since it
+//     expired, so it is never more than 2×TTL old; after that, calls fail
+//     closed with the fetch's error. A short SSM outage thus leaves requests
+//     working with a key that still works. The package logs nothing; a caller
+//     that wants to see failures logs the errors of the calls that fail.
+//   - Backoff. After a failed fetch no new fetch starts for 5 seconds
+//     (failedFetchBackoff); calls in that window get the stale key, or else
+//     the same failure, at once. An SSM outage or a missing permission thus
+//     costs each execution environment at most one GetParameter (with the
+//     SDK's own retries) per 5 seconds, not one per request.
+//
+// A key that Clerk rejects (401 after a rotation) is dropped with
+// Provider.Invalidate, so the next call fetches the parameter again. Users of
+// clerkapi may call it when a call fails with 401; nothing calls it for them.
+//
 // The key itself never appears in an error or in Source.
 package secrets
 
@@ -51,6 +69,15 @@ const (
 	// fetchTimeout bounds one fetch, which runs on behalf of every caller
 	// waiting for it and so is not cut short when one of them gives up.
 	fetchTimeout = 10 * time.Second
+	// failedFetchBackoff is how long after a failed fetch no new one starts.
+	// It bounds the GetParameter calls an outage or a misconfiguration
+	// costs, while a transient failure still heals within seconds.
+	failedFetchBackoff = 5 * time.Second
+	// freshKeyAge is how long a just-fetched key survives Invalidate. A key
+	// that young came straight from the parameter, so fetching again would
+	// most likely return it again: without this, a key revoked in Clerk but
+	// still in SSM would turn every rejected request into a GetParameter.
+	freshKeyAge = 5 * time.Second
 )
 
 // Config says where the secret key comes from. ConfigFromEnv fills it from
@@ -63,7 +90,9 @@ type Config struct {
 	// Parameter is CLERK_SECRET_KEY_PARAMETER: the name or ARN of the SSM
 	// SecureString parameter holding the key.
 	Parameter string
-	// TTL is CLERK_SECRET_KEY_TTL: how long a fetched key is kept. Zero means DefaultTTL.
+	// TTL is CLERK_SECRET_KEY_TTL: how long a fetched key is kept, and how
+	// much longer it stands in when the fetch after it fails. Zero means
+	// DefaultTTL.
 	TTL time.Duration
 	// ExtensionPort is PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: when set, the
 	// parameter is read through the extension listening on this port.
@@ -82,7 +111,8 @@ type Config struct {
 	// HTTPClient talks to the extension. Nil means a client with a short
 	// timeout that does not follow redirects.
 	HTTPClient *http.Client
-	// Now is the clock deciding when a kept key expires. Nil means time.Now.
+	// Now is the clock deciding when a kept key expires and when a backoff
+	// ends. Nil means time.Now.
 	Now func() time.Time
 }
 
@@ -168,9 +198,11 @@ type Provider struct {
 	cfg    Config
 	flight singleflight.Group
 
-	mu      sync.Mutex // guards value and expires
-	value   string
-	expires time.Time
+	mu      sync.Mutex // guards the fields up to the blank line
+	key     string     // the last good key; "" before the first fetch and after Invalidate
+	fetched time.Time  // when key was fetched
+	failure error      // the last fetch's error; nil once a fetch succeeds
+	retryAt time.Time  // after a failure, no fetch starts before this
 
 	// Touched only by the one fetch in flight (singleflight runs them one
 	// at a time), so they need no lock.
@@ -210,15 +242,17 @@ func (p *Provider) Source() string {
 // SecretKey returns the secret key. A key from the environment is returned
 // at once. Otherwise a key fetched less than TTL ago is returned from memory;
 // if there is none, the key is fetched, with concurrent callers sharing a
-// single fetch. A failed fetch is not remembered: the next call tries again.
-// SecretKey returns when ctx is done even if the fetch is still running; that
-// fetch then completes for the next caller.
+// single fetch. If that fetch fails, SecretKey returns the previous key while
+// it is less than 2×TTL old, and the fetch's error otherwise; for
+// failedFetchBackoff after the failure, calls return the same without
+// fetching. SecretKey returns when ctx is done even if the fetch is still
+// running; that fetch then completes for the next caller.
 func (p *Provider) SecretKey(ctx context.Context) (string, error) {
 	if p.cfg.Value != "" {
 		return p.cfg.Value, nil
 	}
-	if v, ok := p.kept(); ok {
-		return v, nil
+	if v, due, err := p.kept(); !due {
+		return v, err
 	}
 	done := p.flight.DoChan("", func() (any, error) {
 		return p.refresh(context.WithoutCancel(ctx))
@@ -234,32 +268,73 @@ func (p *Provider) SecretKey(ctx context.Context) (string, error) {
 	}
 }
 
-// kept returns the key fetched less than TTL ago, if any.
-func (p *Provider) kept() (string, bool) {
+// Invalidate drops the kept key, so that the next SecretKey fetches the
+// parameter again (unless a failed fetch's backoff is running; then that
+// failure is returned until it ends). Call it when Clerk rejects the key
+// with 401, which after a rotation means the kept key was revoked. A key
+// fetched less than freshKeyAge ago is kept, and a key from the environment
+// is not affected.
+func (p *Provider) Invalidate() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.value == "" || !p.cfg.Now().Before(p.expires) {
-		return "", false
+	if p.cfg.Now().Sub(p.fetched) >= freshKeyAge {
+		p.key = ""
 	}
-	return p.value, true
+}
+
+// kept says what SecretKey answers without fetching: a key fetched less than
+// TTL ago; or, during the backoff after a failed fetch, the stale key within
+// its grace or else that failure. due is true when a fetch should start.
+func (p *Provider) kept() (key string, due bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now()
+	switch {
+	case p.key != "" && now.Before(p.fetched.Add(p.cfg.TTL)):
+		return p.key, false, nil
+	case p.failure == nil || !now.Before(p.retryAt):
+		return "", true, nil
+	case p.withinGrace(now):
+		return p.key, false, nil
+	}
+	return "", false, p.failure
+}
+
+// withinGrace reports whether the kept key may still stand in for a failed
+// fetch at now: it expired less than one TTL ago. p.mu must be held.
+func (p *Provider) withinGrace(now time.Time) bool {
+	return p.key != "" && now.Before(p.fetched.Add(2*p.cfg.TTL))
 }
 
 // refresh fetches the key unless a fetch that finished just before this one
-// started already did, and keeps it for TTL.
+// started already decided the answer, and records the outcome.
 func (p *Provider) refresh(ctx context.Context) (string, error) {
-	if v, ok := p.kept(); ok {
-		return v, nil
+	if v, due, err := p.kept(); !due {
+		return v, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	v, err := p.read(ctx)
 	if err != nil {
-		return "", p.describe(err)
+		return p.failed(p.describe(err))
 	}
 	p.mu.Lock()
-	p.value, p.expires = v, p.cfg.Now().Add(p.cfg.TTL)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	p.key, p.fetched, p.failure = v, p.cfg.Now(), nil
 	return v, nil
+}
+
+// failed records a failed fetch, starting its backoff, and returns the
+// stale key while it is within its grace, err otherwise.
+func (p *Provider) failed(err error) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now()
+	p.failure, p.retryAt = err, now.Add(failedFetchBackoff)
+	if p.withinGrace(now) {
+		return p.key, nil
+	}
+	return "", err
 }
 
 // read gets the key through the extension when there is one, falling back to

@@ -370,25 +370,102 @@ func TestConcurrentFirstCallersShareOneFetch(t *testing.T) {
 	}
 }
 
-func TestFailureIsNotKept(t *testing.T) {
+// step is one call of SecretKey in a scripted test: the clock moves by
+// advance (and before moves the test's endpoint), then the call answers want
+// (or an error when want is ""), with wantCalls GetParameter requests so far.
+type step struct {
+	advance   time.Duration
+	before    func()
+	want      string
+	wantCalls int32
+}
+
+func runSteps(t *testing.T, p *Provider, e *ssmEndpoint, clock *fakeClock, steps []step) {
+	t.Helper()
+	ctx := testContext(t)
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		if s.before != nil {
+			s.before()
+		}
+		got, err := p.SecretKey(ctx)
+		switch {
+		case s.want == "" && err == nil:
+			t.Fatalf("step %d: SecretKey = %q, want an error", i, got)
+		case s.want == "" && !strings.HasPrefix(err.Error(), `read secret key from SSM parameter "/clerk/secret-key": `):
+			t.Fatalf("step %d: err = %v, want the fetch's failure", i, err)
+		case s.want != "" && (err != nil || got != s.want):
+			t.Fatalf("step %d: SecretKey = %q, %v; want %q", i, got, err, s.want)
+		}
+		if n := e.calls.Load(); n != s.wantCalls {
+			t.Fatalf("step %d: GetParameter requests = %d, want %d", i, n, s.wantCalls)
+		}
+	}
+}
+
+// TestFailedFetchBacksOff checks that calls in the backoff after a failed
+// fetch get its failure without another request, and that the first call
+// after the backoff fetches again.
+func TestFailedFetchBacksOff(t *testing.T) {
 	t.Parallel()
 	e := newSSMEndpoint(t)
 	e.put(paramName, keyV1)
 	e.fail("AccessDeniedException")
-	p := mustProvider(t, e, Config{})
-	ctx := testContext(t)
+	clock := newFakeClock()
+	p := mustProvider(t, e, Config{Now: clock.Now})
 
-	if _, err := p.SecretKey(ctx); err == nil {
-		t.Fatal("first SecretKey succeeded, want access denied")
+	steps := []step{{want: "", wantCalls: 1}}
+	for range 9 { // ten calls within the backoff, the last at 4.5s
+		steps = append(steps, step{advance: failedFetchBackoff / 10, want: "", wantCalls: 1})
 	}
-	e.fail("")
-	got, err := p.SecretKey(ctx)
-	if err != nil || got != keyV1 {
-		t.Fatalf("second SecretKey = %q, %v; want the key", got, err)
-	}
-	if n := e.calls.Load(); n != 2 {
-		t.Fatalf("GetParameter requests = %d, want 2", n)
-	}
+	steps = append(steps,
+		step{advance: failedFetchBackoff/10 - time.Nanosecond, before: func() { e.fail("") }, want: "", wantCalls: 1},
+		step{advance: time.Nanosecond, want: keyV1, wantCalls: 2},
+	)
+	runSteps(t, p, e, clock, steps)
+}
+
+// TestStaleKeyWithinGrace checks that a key whose TTL has passed stands in
+// for failed fetches until one more TTL has passed, and no longer.
+func TestStaleKeyWithinGrace(t *testing.T) {
+	t.Parallel()
+	e := newSSMEndpoint(t)
+	e.put(paramName, keyV1)
+	clock := newFakeClock()
+	p := mustProvider(t, e, Config{TTL: time.Minute, Now: clock.Now})
+	failing := func() { e.fail("InternalServerError") }
+
+	runSteps(t, p, e, clock, []step{
+		{want: keyV1, wantCalls: 1},
+		{advance: time.Minute, before: failing, want: keyV1, wantCalls: 2},                       // TTL over, fetch fails: stale key
+		{advance: failedFetchBackoff - time.Nanosecond, want: keyV1, wantCalls: 2},               // backoff: no fetch
+		{advance: time.Nanosecond, want: keyV1, wantCalls: 3},                                    // fetch fails again
+		{advance: time.Minute - failedFetchBackoff - time.Nanosecond, want: keyV1, wantCalls: 4}, // last moment of grace
+		{advance: time.Nanosecond, want: "", wantCalls: 4},                                       // grace over, during a backoff
+		{advance: failedFetchBackoff, want: "", wantCalls: 5},                                    // grace over: fails closed
+		{advance: failedFetchBackoff, before: func() { e.fail(""); e.put(paramName, keyV2) }, want: keyV2, wantCalls: 6},
+		{advance: time.Minute - time.Nanosecond, want: keyV2, wantCalls: 6},
+	})
+}
+
+// TestInvalidate checks that Invalidate makes the next call fetch again, that
+// a dropped key is not used as a stale stand-in, that the failure backoff
+// still applies, and that a just-fetched key survives it.
+func TestInvalidate(t *testing.T) {
+	t.Parallel()
+	e := newSSMEndpoint(t)
+	e.put(paramName, keyV1)
+	clock := newFakeClock()
+	p := mustProvider(t, e, Config{TTL: time.Minute, Now: clock.Now})
+
+	runSteps(t, p, e, clock, []step{
+		{want: keyV1, wantCalls: 1},
+		{before: func() { e.put(paramName, keyV2); p.Invalidate() }, want: keyV1, wantCalls: 1}, // too fresh to drop
+		{advance: freshKeyAge, before: p.Invalidate, want: keyV2, wantCalls: 2},
+		{advance: freshKeyAge, before: func() { e.fail("AccessDeniedException"); p.Invalidate() }, want: "", wantCalls: 3},
+		{before: p.Invalidate, want: "", wantCalls: 3}, // backoff
+		{advance: failedFetchBackoff, before: func() { e.fail("") }, want: keyV2, wantCalls: 4},
+	})
 }
 
 func TestSSMClientBuiltLazilyAndRetriedAfterFailure(t *testing.T) {
@@ -396,7 +473,8 @@ func TestSSMClientBuiltLazilyAndRetriedAfterFailure(t *testing.T) {
 	e := newSSMEndpoint(t)
 	e.put(paramName, keyV1)
 	var builds int
-	p := mustProvider(t, e, Config{SSMClient: func(ctx context.Context) (*ssm.Client, error) {
+	clock := newFakeClock()
+	p := mustProvider(t, e, Config{Now: clock.Now, SSMClient: func(ctx context.Context) (*ssm.Client, error) {
 		builds++
 		if builds == 1 {
 			return nil, errors.New("no credentials")
@@ -410,6 +488,7 @@ func TestSSMClientBuiltLazilyAndRetriedAfterFailure(t *testing.T) {
 	if _, err := p.SecretKey(ctx); err == nil || !strings.Contains(err.Error(), "load AWS configuration: no credentials") {
 		t.Fatalf("first SecretKey err = %v", err)
 	}
+	clock.Advance(failedFetchBackoff)
 	if got, err := p.SecretKey(ctx); err != nil || got != keyV1 {
 		t.Fatalf("second SecretKey = %q, %v", got, err)
 	}
@@ -436,6 +515,10 @@ func TestEnvironmentValueWins(t *testing.T) {
 	got, err := p.SecretKey(testContext(t))
 	if err != nil || got != keyV1 {
 		t.Fatalf("SecretKey = %q, %v; want the environment's key", got, err)
+	}
+	p.Invalidate()
+	if got, err := p.SecretKey(testContext(t)); err != nil || got != keyV1 {
+		t.Fatalf("SecretKey after Invalidate = %q, %v; want the environment's key", got, err)
 	}
 	if n := e.calls.Load(); n != 0 {
 		t.Fatalf("GetParameter requests = %d, want 0", n)
