@@ -31,11 +31,14 @@ const bufferSize = 64 << 10
 // written to w is then incomplete and must not be used.
 func Write(ctx context.Context, src Users, w io.Writer, onUser func(n int64)) (int64, error) {
 	buf := bufio.NewWriterSize(w, bufferSize)
-	zw := gzip.NewWriter(buf)
+	zw, err := gzip.NewWriterLevel(buf, gzip.BestSpeed)
+	if err != nil {
+		return 0, err
+	}
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	var n int64
-	err := src.EachUser(ctx, func(u *clerk.User) error {
+	err = src.EachUser(ctx, func(u *clerk.User) error {
 		if err := enc.Encode(u); err != nil {
 			return fmt.Errorf("write user %s: %w", u.ID, err)
 		}

@@ -75,7 +75,7 @@ func TestReadRejectsWhatIsNotAnExport(t *testing.T) {
 	for _, tc := range []struct {
 		name, input, want string
 	}{
-		{"not gzip", "{}\n", "read export: gzip: invalid header"},
+		{"not gzip", "{\"id\":\"user_1\"}\n", "read export: gzip: invalid header"},
 		{"not JSON", gzipped(t, "{\"id\":\"user_1\"}\nnot json\n"), "read export: line 2: invalid character"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
