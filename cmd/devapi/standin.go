@@ -99,6 +99,8 @@ func (s *standIn) env() map[string]string {
 		"CLERK_PUBLISHABLE_KEY": s.fake.PublishableKey(),
 		// Verify through the stand-in's JWKS, as against a real instance.
 		"CLERK_JWT_KEY": "",
+		// The stand-in's admin is an admin of this organization.
+		"ADMIN_ORG_ID": adminOrgID,
 	}
 }
 

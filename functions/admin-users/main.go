@@ -55,11 +55,11 @@ func main() {
 
 type handler struct {
 	*clerkroute.Route
-	adminRole string // ADMIN_ORG_ROLE
+	admins identity.AdminPolicy // ADMIN_ORG_ID, ADMIN_ORG_ROLE
 }
 
 func newHandler(get envvar.Lookup, logger *slog.Logger) (*handler, error) {
-	role, err := adminRole(get)
+	admins, err := adminPolicy(get)
 	if err != nil {
 		return nil, err
 	}
@@ -67,20 +67,31 @@ func newHandler(get envvar.Lookup, logger *slog.Logger) (*handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handler{Route: r, adminRole: role}, nil
+	return &handler{Route: r, admins: admins}, nil
 }
 
-// orgRoleKey is the form of a Clerk organization role key, such as org:admin.
-var orgRoleKey = regexp.MustCompile(`^org:[A-Za-z0-9_-]+$`)
+var (
+	// orgRoleKey is the form of a Clerk organization role key, such as org:admin.
+	orgRoleKey = regexp.MustCompile(`^org:[A-Za-z0-9_-]+$`)
+	// orgID is the form of a Clerk organization id.
+	orgID = regexp.MustCompile(`^org_[A-Za-z0-9]+$`)
+)
 
-// adminRole reads ADMIN_ORG_ROLE, the organization role that makes a caller
-// an administrator.
-func adminRole(get envvar.Lookup) (string, error) {
-	role := envvar.String(get, "ADMIN_ORG_ROLE", "org:admin")
-	if !orgRoleKey.MatchString(role) {
-		return "", errors.New("ADMIN_ORG_ROLE: not an organization role key (use a form such as org:admin)")
+// adminPolicy reads who is an administrator: ADMIN_ORG_ROLE in the
+// organization ADMIN_ORG_ID. Without ADMIN_ORG_ID only the metadata.role
+// session claim makes an admin.
+func adminPolicy(get envvar.Lookup) (identity.AdminPolicy, error) {
+	p := identity.AdminPolicy{
+		OrgID:   envvar.String(get, "ADMIN_ORG_ID", ""),
+		OrgRole: envvar.String(get, "ADMIN_ORG_ROLE", "org:admin"),
 	}
-	return role, nil
+	if !orgRoleKey.MatchString(p.OrgRole) {
+		return p, errors.New("ADMIN_ORG_ROLE: not an organization role key (use a form such as org:admin)")
+	}
+	if p.OrgID != "" && !orgID.MatchString(p.OrgID) {
+		return p, errors.New("ADMIN_ORG_ID: not an organization id (use a form such as org_2abc...)")
+	}
+	return p, nil
 }
 
 // errNotAdmin is the log's reason for a 403.
@@ -93,7 +104,7 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	switch {
 	case err != nil:
 		res = respond.Unauthenticated()
-	case !id.IsAdmin(h.adminRole):
+	case !id.IsAdmin(h.admins):
 		res, err = respond.Error(http.StatusForbidden, "forbidden", "this route is for administrators only"), errNotAdmin
 	case one:
 		res, err = h.one(ctx, target)

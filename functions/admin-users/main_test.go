@@ -18,15 +18,18 @@ import (
 )
 
 // testHandler builds the handler from vars, logging into the returned
-// buffer.
+// buffer. Unless vars say otherwise, org_1 is the admin organization.
 func testHandler(t *testing.T, vars map[string]string) (*handler, *bytes.Buffer) {
 	t.Helper()
-	role, err := adminRole(envvar.Map(vars))
+	if _, set := vars["ADMIN_ORG_ID"]; !set {
+		vars["ADMIN_ORG_ID"] = "org_1"
+	}
+	admins, err := adminPolicy(envvar.Map(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, logs := clerkroutetest.Route(t, vars, nil)
-	return &handler{Route: r, adminRole: role}, logs
+	return &handler{Route: r, admins: admins}, logs
 }
 
 // Callers, as the authorizer builds their context.
@@ -42,6 +45,9 @@ var (
 		Claims: json.RawMessage(`{"metadata":{"role":"user"}}`)}).Context()
 	expiredAdmin = (&identity.Identity{UserID: "user_orgadmin", Expires: time.Now().Add(-time.Minute),
 		Org: &identity.Organization{ID: "org_1", Role: "org:admin"}}).Context()
+	// ownOrgAdmin created an organization of their own: admin there, not here.
+	ownOrgAdmin = (&identity.Identity{UserID: "user_owner", Expires: soon,
+		Org: &identity.Organization{ID: "org_mine", Role: "org:admin"}}).Context()
 )
 
 // request is an HTTP API event as API Gateway delivers it. A non-empty id
@@ -113,6 +119,7 @@ func TestAccess(t *testing.T) {
 		name      string
 		auth      map[string]any
 		adminRole string // ADMIN_ORG_ROLE; "" = unset
+		noOrg     bool   // ADMIN_ORG_ID unset (else org_1)
 		status    int
 		code      string
 	}{
@@ -124,6 +131,9 @@ func TestAccess(t *testing.T) {
 		{name: "metadata.role admin", auth: metadataAdmin, status: 200},
 		{name: "org:admin when another role is configured", auth: orgAdmin, adminRole: "org:owner", status: 403, code: "forbidden"},
 		{name: "the configured role", auth: orgMember, adminRole: "org:member", status: 200},
+		{name: "admin of an organization of their own", auth: ownOrgAdmin, status: 403, code: "forbidden"},
+		{name: "organization admin when no admin organization is set", auth: orgAdmin, noOrg: true, status: 403, code: "forbidden"},
+		{name: "metadata.role admin when no admin organization is set", auth: metadataAdmin, noOrg: true, status: 200},
 	}
 	for _, tt := range tests {
 		for _, id := range []string{"", ada.ID} {
@@ -132,6 +142,9 @@ func TestAccess(t *testing.T) {
 				vars := clerkroutetest.Env(fake)
 				if tt.adminRole != "" {
 					vars["ADMIN_ORG_ROLE"] = tt.adminRole
+				}
+				if tt.noOrg {
+					vars["ADMIN_ORG_ID"] = ""
 				}
 				h, logs := testHandler(t, vars)
 				res := clerkroutetest.Invoke(t, h.handle, request(t, tt.auth, id, nil))
@@ -359,6 +372,7 @@ func TestBadSettingsStopStart(t *testing.T) {
 	}{
 		{"no secret key", map[string]string{}, "CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set"},
 		{"admin role without org:", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "ADMIN_ORG_ROLE": "admin"}, "ADMIN_ORG_ROLE"},
+		{"admin organization not an id", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "ADMIN_ORG_ID": "acme"}, "ADMIN_ORG_ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,8 +384,8 @@ func TestBadSettingsStopStart(t *testing.T) {
 		})
 	}
 	h, err := newHandler(envvar.Map(map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key"}), logging.New(&bytes.Buffer{}))
-	if err != nil || h.adminRole != "org:admin" {
-		t.Fatalf("defaults: %v, admin role %q", err, h.adminRole)
+	if err != nil || h.admins != (identity.AdminPolicy{OrgRole: "org:admin"}) {
+		t.Fatalf("defaults: %v, admin policy %+v", err, h.admins)
 	}
 }
 

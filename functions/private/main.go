@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -34,7 +33,7 @@ type handler struct {
 }
 
 func newHandler(get envvar.Lookup, logger *slog.Logger) (*handler, error) {
-	skew, err := envvar.Duration(get, "CLERK_CLOCK_SKEW", 5*time.Second)
+	skew, err := identity.LeewayFromEnv(get)
 	if err != nil {
 		return nil, err
 	}

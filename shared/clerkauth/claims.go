@@ -29,7 +29,7 @@ func newIdentity(c *clerk.SessionClaims, raw map[string]json.RawMessage) *identi
 		Expires:         time.Unix(*c.Expiry, 0).UTC(),
 		Claims:          customClaims(raw),
 	}
-	if c.ActiveOrganizationID != "" {
+	if c.ActiveOrganizationID != "" && !v2WithoutOrg(raw) {
 		id.Org = &identity.Organization{
 			ID:          c.ActiveOrganizationID,
 			Slug:        c.ActiveOrganizationSlug,
@@ -60,4 +60,13 @@ func customClaims(raw map[string]json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// v2WithoutOrg reports a version 2 token without the "o" claim: its active
+// organization, if any, is only ever in "o", so top-level org_* claims (which
+// the SDK would read as version 1 claims) are custom claims, not Clerk's.
+func v2WithoutOrg(raw map[string]json.RawMessage) bool {
+	_, v2 := raw["v"]
+	_, hasOrg := raw["o"]
+	return v2 && !hasOrg
 }

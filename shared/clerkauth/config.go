@@ -4,11 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
 
 	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/identity"
 )
 
 // DefaultAPIURL is Clerk's Backend API.
@@ -45,16 +47,13 @@ func ConfigFromEnv(get envvar.Lookup) (Config, error) {
 		APIURL:            envvar.String(get, "CLERK_API_URL", DefaultAPIURL),
 	}
 	var err error
-	if cfg.ClockSkew, err = envvar.Duration(get, "CLERK_CLOCK_SKEW", 5*time.Second); err != nil {
+	if cfg.ClockSkew, err = identity.LeewayFromEnv(get); err != nil {
 		return Config{}, err
-	}
-	if cfg.ClockSkew > 5*time.Minute {
-		return Config{}, errors.New("CLERK_CLOCK_SKEW: must be at most 5m")
 	}
 	if cfg.AllowPendingSessions, err = envvar.Bool(get, "CLERK_ALLOW_PENDING_SESSIONS", false); err != nil {
 		return Config{}, err
 	}
-	if err := checkBaseURL("CLERK_API_URL", cfg.APIURL); err != nil {
+	if err := checkAPIURL(cfg.APIURL); err != nil {
 		return Config{}, err
 	}
 	if err := checkOrigins(cfg.AuthorizedParties); err != nil {
@@ -119,6 +118,27 @@ func checkBaseURL(name, raw string) error {
 		return fmt.Errorf("%s: must be an http(s) URL", name)
 	}
 	return nil
+}
+
+// checkAPIURL refuses a Backend API URL that would send the secret key in
+// clear text: plain http is for a stand-in on this machine only.
+func checkAPIURL(raw string) error {
+	if err := checkBaseURL("CLERK_API_URL", raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw)
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return errors.New("CLERK_API_URL: must use https (plain http only to localhost)")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkOrigins(origins []string) error {

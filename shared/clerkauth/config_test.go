@@ -67,6 +67,11 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 		},
 		{
+			name:  "a stand-in on loopback over http",
+			env:   map[string]string{"CLERK_ISSUER": testIssuer, "CLERK_API_URL": "http://127.0.0.1:4000/v1"},
+			check: func(t *testing.T, c Config) { checkTrue(t, c.APIURL == "http://127.0.0.1:4000/v1") },
+		},
+		{
 			name:  "issuer check off",
 			env:   map[string]string{"CLERK_ISSUER_CHECK": "off"},
 			check: func(t *testing.T, c Config) { checkTrue(t, c.IssuerCheckOff) },
@@ -77,6 +82,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "huge skew", env: map[string]string{"CLERK_ISSUER": testIssuer, "CLERK_CLOCK_SKEW": "1h"}, wantErr: "CLERK_CLOCK_SKEW: must be at most 5m"},
 		{name: "bad issuer", env: map[string]string{"CLERK_ISSUER": "clerk.example.com"}, wantErr: "CLERK_ISSUER: must be an http(s) URL"},
 		{name: "bad api url", env: map[string]string{"CLERK_ISSUER": testIssuer, "CLERK_API_URL": "ftp://x"}, wantErr: "CLERK_API_URL: must be an http(s) URL"},
+		{name: "api url in clear text", env: map[string]string{"CLERK_ISSUER": testIssuer, "CLERK_API_URL": "http://api.clerk.com/v1"}, wantErr: "CLERK_API_URL: must use https"},
 		{name: "bad party", env: map[string]string{"CLERK_ISSUER": testIssuer, "CLERK_AUTHORIZED_PARTIES": "app.example.com"}, wantErr: "CLERK_AUTHORIZED_PARTIES"},
 		{name: "bad issuer check", env: map[string]string{"CLERK_ISSUER_CHECK": "maybe"}, wantErr: "CLERK_ISSUER_CHECK: must be on or off"},
 		{name: "bad pending flag", env: map[string]string{"CLERK_ISSUER": testIssuer, "CLERK_ALLOW_PENDING_SESSIONS": "perhaps"}, wantErr: "CLERK_ALLOW_PENDING_SESSIONS: not a boolean"},

@@ -91,7 +91,8 @@ func (c *jwksCache) key(ctx context.Context, kid string) (*clerk.JSONWebKey, err
 	c.mu.Lock()
 	now := c.now()
 	k, known := c.keys[kid]
-	fresh := c.keys != nil && now.Sub(c.fetchedAt) < jwksTTL
+	age := now.Sub(c.fetchedAt)
+	fresh := c.keys != nil && age < jwksTTL
 	refetch := !fresh || (!known && now.Sub(c.kidRefetch) >= kidRefetchInterval)
 	if refetch && !c.failedAt.IsZero() && now.Sub(c.failedAt) < failedFetchBackoff {
 		refetch = false // a fetch just failed: do not hammer the API
@@ -101,7 +102,15 @@ func (c *jwksCache) key(ctx context.Context, kid string) (*clerk.JSONWebKey, err
 	}
 	c.mu.Unlock()
 
-	if fresh && known {
+	switch {
+	case known && fresh:
+		return k, nil
+	case known && age < jwksMaxStale:
+		// Past the TTL, the key the token names is still served at once;
+		// the refresh runs in the background for the requests after it.
+		if refetch {
+			c.startRefresh(ctx)
+		}
 		return k, nil
 	}
 	var fetchErr error
@@ -129,23 +138,28 @@ func (c *jwksCache) lookup(kid string, fetchErr error) (*clerk.JSONWebKey, error
 	return nil, reject(JWKKidMismatch, errors.New("no key in the JWKS has the token's kid"))
 }
 
-// refresh fetches the JWKS once for all concurrent callers. The fetch runs on
-// its own deadline, so one caller giving up does not fail the others; each
-// caller waits only as long as its own context allows.
+// refresh fetches the JWKS once for all concurrent callers and waits for it,
+// as long as ctx allows.
 func (c *jwksCache) refresh(ctx context.Context) error {
-	ch := c.group.DoChan("jwks", func() (any, error) {
+	select {
+	case res := <-c.startRefresh(ctx):
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startRefresh starts the shared fetch, unless one is running, and returns
+// its result channel. The fetch runs on its own deadline, so one caller giving
+// up does not fail the others, and a caller that does not wait leaks nothing.
+func (c *jwksCache) startRefresh(ctx context.Context) <-chan singleflight.Result {
+	return c.group.DoChan("jwks", func() (any, error) {
 		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
 		defer cancel()
 		set, err := c.fetch(fetchCtx)
 		c.store(set, err)
 		return nil, err
 	})
-	select {
-	case res := <-ch:
-		return res.Err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func (c *jwksCache) store(set *clerk.JSONWebKeySet, err error) {

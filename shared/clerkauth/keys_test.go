@@ -88,9 +88,7 @@ func TestJWKSConcurrentFirstCallersShareOneFetch(t *testing.T) {
 			}
 		})
 	}
-	for srv.calls.Load() == 0 {
-		time.Sleep(time.Millisecond) // wait for the first fetch to start; it then holds the gate
-	}
+	waitFor(t, "the first fetch to start", func() bool { return srv.calls.Load() > 0 }) // it then holds the gate
 	close(srv.gate)
 	wg.Wait()
 	if got := srv.calls.Load(); got != 1 {
@@ -141,8 +139,9 @@ func TestJWKSDownAfterFetchServesCachedKeysForADay(t *testing.T) {
 	if _, err := v.Verify(context.Background(), a.token(at(2*time.Hour))); err != nil {
 		t.Fatalf("stale keys not served: %v", err)
 	}
-	if srv.calls.Load() != 2 {
-		t.Fatalf("fetches = %d, want a refresh attempt", srv.calls.Load())
+	waitFor(t, "a refresh attempt", func() bool { return srv.calls.Load() == 2 })
+	if _, err := v.Verify(context.Background(), a.token(at(2*time.Hour+time.Second))); err != nil {
+		t.Fatalf("stale keys not served after the refresh failed: %v", err)
 	}
 	clk.Advance(22 * time.Hour) // 24h after the last good fetch: too old
 	if _, err := v.Verify(context.Background(), a.token(at(24*time.Hour))); ReasonOf(err) != JWKSUnavailable {
@@ -165,6 +164,9 @@ func TestJWKSKeysDoNotSlideOnUse(t *testing.T) {
 		if _, err := v.Verify(context.Background(), tok); err != nil {
 			t.Fatal(err)
 		}
+		if i == 6 { // the request at 60 minutes starts the refresh
+			waitFor(t, "the hourly refresh", func() bool { return srv.calls.Load() == 2 })
+		}
 		clk.Advance(10 * time.Minute)
 	}
 	if got := srv.calls.Load(); got != 2 {
@@ -181,5 +183,71 @@ func TestJWKSWithoutKid(t *testing.T) {
 	tok := a.sign(map[string]any{"alg": "RS256"}, sessionClaims())
 	if _, err := v.Verify(context.Background(), tok); ReasonOf(err) != JWKKidMismatch {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestJWKSStaleKeyServedWithoutWaitingForTheRefresh(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate = gate // the refresh will hang until the test ends
+	srv.mu.Unlock()
+	defer close(gate)
+
+	clk.Advance(2 * time.Hour)
+	now := t0.Add(2 * time.Hour)
+	tok := a.token(func(c map[string]any) {
+		c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("a known key waited for the refresh: %v", err)
+	}
+	waitFor(t, "the background refresh to start", func() bool { return srv.calls.Load() == 2 })
+}
+
+func TestJWKSEmptyRefreshKeepsTheKeys(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	srv := &jwksServer{}
+	srv.set(false, a)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.set(false) // Clerk answers a JWKS with no keys
+	clk.Advance(2 * time.Hour)
+	now := t0.Add(2 * time.Hour)
+	for i := range 2 {
+		tok := a.token(func(c map[string]any) {
+			c["sid"] = fmt.Sprint("sess_", i)
+			c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
+		})
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatalf("an empty JWKS replaced the good keys: %v", err)
+		}
+		waitFor(t, "the refresh", func() bool { return srv.calls.Load() == 2 })
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a few seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

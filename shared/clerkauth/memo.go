@@ -7,19 +7,31 @@ import (
 	"clerk-lambda/shared/identity"
 )
 
+// memoMaxBytes bounds the memo's memory whatever the entry count: tokens of up
+// to 8 KiB could otherwise make 10,000 entries a large share of a 128 MB
+// function.
+const memoMaxBytes = 16 << 20
+
+// memoEntryOverhead approximates an entry's fixed cost: the key, the map
+// slot, the Identity struct and its short strings.
+const memoEntryOverhead = 256
+
 // memo remembers verified tokens until they expire, so the common case (a
 // browser sending the same short-lived token many times) costs a hash and a
 // map lookup instead of an RSA verification. It is keyed by the SHA-256 of the
-// token, never the token itself, and holds at most max entries.
+// token, never the token itself, and holds at most max entries and about
+// memoMaxBytes.
 type memo struct {
 	max     int
 	mu      sync.RWMutex
 	entries map[[32]byte]memoEntry
+	bytes   int
 }
 
 type memoEntry struct {
 	id    *identity.Identity
 	until time.Time // the token's exp plus the clock skew: a fresh verification would accept it until then
+	cost  int       // approximate bytes held: the token's size, which bounds its claims', plus the overhead
 }
 
 func newMemo(max int) *memo {
@@ -36,36 +48,39 @@ func (m *memo) get(sum [32]byte, now time.Time) (*identity.Identity, bool) {
 	return e.id, true
 }
 
-func (m *memo) put(sum [32]byte, id *identity.Identity, until, now time.Time) {
-	if m.max <= 0 {
-		return
-	}
+func (m *memo) put(sum [32]byte, id *identity.Identity, until, now time.Time, tokenSize int) {
+	cost := tokenSize + memoEntryOverhead
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.entries) >= m.max {
-		m.evict(now)
+	if old, ok := m.entries[sum]; ok {
+		m.bytes -= old.cost
 	}
-	m.entries[sum] = memoEntry{id: id, until: until}
+	if len(m.entries) >= m.max || m.bytes+cost > memoMaxBytes {
+		m.evict(now, cost)
+	}
+	m.entries[sum] = memoEntry{id: id, until: until, cost: cost}
+	m.bytes += cost
 }
 
-// evict drops expired entries and, if the memo is still full, an arbitrary
-// tenth of it (Go's map order is random), so a flood of distinct valid tokens
-// costs at worst extra verifications, never unbounded memory.
-func (m *memo) evict(now time.Time) {
+// evict drops expired entries and, if the memo is still too full for an
+// entry of cost bytes, arbitrary others (Go's map order is random) until a
+// tenth of the room is free, so a flood of distinct valid tokens costs at
+// worst extra verifications, never unbounded memory.
+func (m *memo) evict(now time.Time, cost int) {
 	for k, e := range m.entries {
 		if !now.Before(e.until) {
-			delete(m.entries, k)
+			m.drop(k, e)
 		}
 	}
-	if len(m.entries) < m.max {
-		return
-	}
-	drop := len(m.entries) - m.max + m.max/10 + 1
-	for k := range m.entries {
-		if drop <= 0 {
-			break
+	for k, e := range m.entries {
+		if len(m.entries) < m.max-m.max/10 && m.bytes+cost <= memoMaxBytes-memoMaxBytes/10 {
+			return
 		}
-		delete(m.entries, k)
-		drop--
+		m.drop(k, e)
 	}
+}
+
+func (m *memo) drop(k [32]byte, e memoEntry) {
+	delete(m.entries, k)
+	m.bytes -= e.cost
 }

@@ -130,15 +130,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*identity.Identity
 		return nil, err
 	}
 	if v.memo != nil {
-		v.memo.put(sum, id, id.Expires.Add(v.cfg.ClockSkew), now)
+		v.memo.put(sum, id, id.Expires.Add(v.cfg.ClockSkew), now, len(token))
 	}
 	return id, nil
 }
 
 // joseHeader is the part of the JOSE header read before any key is touched.
 type joseHeader struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
+	Alg string
+	Kid string
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*identity.Identity, error) {
@@ -171,7 +171,9 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	return newIdentity(claims, raw), nil
 }
 
-// parseHeader decodes the JOSE header of a compact JWS.
+// parseHeader decodes the JOSE header of a compact JWS. Member names are
+// matched exactly, as JOSE requires: encoding/json's case-insensitive field
+// matching would let {"alg":"HS256","ALG":"RS256"} pass the pin.
 func parseHeader(token string) (joseHeader, error) {
 	if strings.Count(token, ".") != 2 {
 		return joseHeader{}, reject(TokenMalformed, errors.New("not a compact JWT"))
@@ -181,9 +183,27 @@ func parseHeader(token string) (joseHeader, error) {
 	if err != nil {
 		return joseHeader{}, reject(TokenMalformed, errors.New("header is not base64url"))
 	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(decoded, &members); err != nil {
+		return joseHeader{}, reject(TokenMalformed, errors.New("header is not a JSON object"))
+	}
 	var hdr joseHeader
-	if err := json.Unmarshal(decoded, &hdr); err != nil {
-		return joseHeader{}, reject(TokenMalformed, errors.New("header is not JSON"))
+	for name, value := range members {
+		var dst *string
+		switch name {
+		case "alg":
+			dst = &hdr.Alg
+		case "kid":
+			dst = &hdr.Kid
+		default:
+			if strings.EqualFold(name, "alg") || strings.EqualFold(name, "kid") {
+				return joseHeader{}, reject(TokenMalformed, fmt.Errorf("header member %q differs from %q only in case", name, strings.ToLower(name)))
+			}
+			continue
+		}
+		if err := json.Unmarshal(value, dst); err != nil {
+			return joseHeader{}, reject(TokenMalformed, fmt.Errorf("header member %q is not a string", name))
+		}
 	}
 	return hdr, nil
 }
@@ -207,8 +227,16 @@ func sdkReason(err error) error {
 
 // checkClaims applies the checks the SDK leaves out or does loosely.
 func (v *Verifier) checkClaims(c *clerk.SessionClaims, raw map[string]json.RawMessage) error {
+	if err := checkClaimNames(raw); err != nil {
+		return err
+	}
 	if c.Subject == "" || c.Expiry == nil {
 		return reject(TokenMalformed, errors.New("token has no sub or no exp"))
+	}
+	if c.SessionID == "" {
+		// JWT-template tokens are signed with the same instance key but carry
+		// no session: they may live for years and survive sign-out.
+		return reject(TokenMalformed, errors.New("not a session token: no sid"))
 	}
 	if !v.cfg.IssuerCheckOff && c.Issuer != v.cfg.Issuer {
 		return reject(TokenInvalidIssuer, fmt.Errorf("issuer %q is not %q", c.Issuer, v.cfg.Issuer))
@@ -222,6 +250,19 @@ func (v *Verifier) checkClaims(c *clerk.SessionClaims, raw map[string]json.RawMe
 	}
 	if status == "pending" && !v.cfg.AllowPendingSessions {
 		return reject(SessionPending, nil)
+	}
+	return nil
+}
+
+// checkClaimNames refuses a payload with a claim whose name differs from one
+// of Clerk's only in letter case. The SDK decodes claims with encoding/json,
+// which matches names case-insensitively, so a custom claim "ORG_ROLE" taken
+// from user-editable metadata could otherwise pose as "org_role".
+func checkClaimNames(raw map[string]json.RawMessage) error {
+	for name := range raw {
+		if lower := strings.ToLower(name); lower != name && clerkClaims[lower] {
+			return reject(TokenMalformed, fmt.Errorf("claim %q differs from %q only in case", name, lower))
+		}
 	}
 	return nil
 }

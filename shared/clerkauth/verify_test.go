@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"clerk-lambda/shared/identity"
 )
 
 func TestVerifyAcceptsValidToken(t *testing.T) {
@@ -106,6 +108,11 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "no issuer", token: a.token(func(c map[string]any) { delete(c, "iss") }), want: TokenInvalidIssuer},
 		{name: "wrong azp", token: a.token(func(c map[string]any) { c["azp"] = "https://evil.example.com" }), want: TokenInvalidAuthorizedParty},
 		{name: "no azp while parties are set", token: a.token(func(c map[string]any) { delete(c, "azp") }), want: TokenInvalidAuthorizedParty},
+		{name: "no sid: a JWT-template token, not a session", token: a.token(func(c map[string]any) { delete(c, "sid"); c["exp"] = t0.Add(365 * 24 * time.Hour).Unix() }), want: TokenMalformed},
+		{name: "alg member in another case", token: a.sign(map[string]any{"alg": "RS256", "ALG": "HS256", "kid": a.kid}, sessionClaims()), want: TokenMalformed},
+		{name: "alg not a string", token: a.sign(map[string]any{"alg": 256, "kid": a.kid}, sessionClaims()), want: TokenMalformed},
+		{name: "header not an object", token: segment([]string{"RS256"}) + "." + parts[1] + "." + parts[2], want: TokenMalformed},
+		{name: "custom claim posing as org_role", token: a.token(func(c map[string]any) { c["ORG_ROLE"] = "org:admin"; c["Org_Id"] = "org_x" }), want: TokenMalformed},
 		{name: "pending session", token: a.token(func(c map[string]any) { c["sts"] = "pending" }), want: SessionPending},
 	}
 	for _, tt := range tests {
@@ -168,6 +175,20 @@ func TestVerifyAccepts(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 		})
+	}
+}
+
+func TestV2TokenOrganizationOnlyFromO(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	v := newStaticVerifier(t, testConfig(), a, newClock(), 0)
+	tok := a.token(func(c map[string]any) { c["org_id"], c["org_role"] = "org_x", "org:admin" }) // v2, no "o"
+	id, err := v.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Org != nil {
+		t.Fatalf("a v2 token's top-level org_* claims were read as its organization: %+v", id.Org)
 	}
 }
 
@@ -237,6 +258,26 @@ func TestMemoIsBounded(t *testing.T) {
 	}
 	if n := len(v.memo.entries); n > 10 {
 		t.Fatalf("memo holds %d entries, limit 10", n)
+	}
+}
+
+func TestMemoIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	m := newMemo(DefaultMemoSize)
+	id := &identity.Identity{UserID: "user_1"}
+	until := t0.Add(time.Minute)
+	for i := range 5000 { // 5,000 tokens of 8 KiB: 40 MiB if nothing were evicted
+		m.put([32]byte{byte(i), byte(i >> 8)}, id, until, t0, MaxTokenSize)
+	}
+	if m.bytes > memoMaxBytes {
+		t.Fatalf("memo holds about %d bytes, limit %d", m.bytes, memoMaxBytes)
+	}
+	total := 0
+	for _, e := range m.entries {
+		total += e.cost
+	}
+	if total != m.bytes {
+		t.Fatalf("byte count %d does not match the entries' %d", m.bytes, total)
 	}
 }
 

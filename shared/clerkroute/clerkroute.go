@@ -51,7 +51,7 @@ type Settings struct {
 // LoadSettings reads CLERK_CLOCK_SKEW (default 5s), CLERK_API_URL and the
 // secret key's settings. An error is one line naming the variable.
 func LoadSettings(get envvar.Lookup) (Settings, error) {
-	skew, err := envvar.Duration(get, "CLERK_CLOCK_SKEW", 5*time.Second)
+	skew, err := identity.LeewayFromEnv(get)
 	if err != nil {
 		return Settings{}, err
 	}

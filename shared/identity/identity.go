@@ -32,23 +32,44 @@ type Organization struct {
 	Permissions []string `json:"permissions,omitempty"`
 }
 
-// IsAdmin reports whether the caller is an administrator: the active
-// organization role equals adminRole, or the custom session claim
-// metadata.role is "admin" (Clerk's way to expose public metadata in the
-// session token).
-func (id *Identity) IsAdmin(adminRole string) bool {
-	if id.Org != nil && adminRole != "" && id.Org.Role == adminRole {
+// AdminPolicy says who is an administrator.
+type AdminPolicy struct {
+	// OrgID and OrgRole: a caller whose active organization is OrgID and whose
+	// role there is OrgRole. Both are needed: users can create organizations
+	// of their own and are admins there, so a role alone proves nothing.
+	// An empty OrgID turns this path off.
+	OrgID   string
+	OrgRole string
+}
+
+// IsAdmin reports whether the caller is an administrator under p: the role
+// p names in the organization p names, or the custom session claim
+// metadata.role equal to "admin" (Clerk's way to expose a user's public
+// metadata, which only the Backend API can write, in the session token).
+func (id *Identity) IsAdmin(p AdminPolicy) bool {
+	if p.OrgID != "" && p.OrgRole != "" && id.Org != nil && id.Org.ID == p.OrgID && id.Org.Role == p.OrgRole {
 		return true
 	}
-	if len(id.Claims) == 0 {
-		return false
+	return metadataRole(id.Claims) == "admin"
+}
+
+// metadataRole returns the custom claim metadata.role. Names are matched
+// exactly: encoding/json's case-insensitive struct matching would let a claim
+// such as "METADATA" stand in for "metadata".
+func metadataRole(claims json.RawMessage) string {
+	var top map[string]json.RawMessage
+	if len(claims) == 0 || json.Unmarshal(claims, &top) != nil {
+		return ""
 	}
-	var custom struct {
-		Metadata struct {
-			Role string `json:"role"`
-		} `json:"metadata"`
+	var metadata map[string]json.RawMessage
+	if json.Unmarshal(top["metadata"], &metadata) != nil {
+		return ""
 	}
-	return json.Unmarshal(id.Claims, &custom) == nil && custom.Metadata.Role == "admin"
+	var role string
+	if json.Unmarshal(metadata["role"], &role) != nil {
+		return ""
+	}
+	return role
 }
 
 // Context keys of the flat authorizer context.

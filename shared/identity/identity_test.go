@@ -77,20 +77,27 @@ func TestReader(t *testing.T) {
 
 func TestIsAdmin(t *testing.T) {
 	t.Parallel()
+	policy := AdminPolicy{OrgID: "org_staff", OrgRole: "org:admin"}
 	tests := []struct {
-		name string
-		id   Identity
-		want bool
+		name   string
+		id     Identity
+		policy AdminPolicy
+		want   bool
 	}{
-		{name: "org admin", id: Identity{Org: &Organization{ID: "o", Role: "org:admin"}}, want: true},
-		{name: "org member", id: Identity{Org: &Organization{ID: "o", Role: "org:member"}}},
-		{name: "metadata role", id: Identity{Claims: json.RawMessage(`{"metadata":{"role":"admin"}}`)}, want: true},
-		{name: "metadata other role", id: Identity{Claims: json.RawMessage(`{"metadata":{"role":"editor"}}`)}},
-		{name: "role at the top level is not metadata", id: Identity{Claims: json.RawMessage(`{"role":"admin"}`)}},
-		{name: "nothing", id: Identity{}},
+		{name: "admin of the admin organization", id: Identity{Org: &Organization{ID: "org_staff", Role: "org:admin"}}, policy: policy, want: true},
+		{name: "admin of an organization of their own", id: Identity{Org: &Organization{ID: "org_mine", Role: "org:admin"}}, policy: policy},
+		{name: "member of the admin organization", id: Identity{Org: &Organization{ID: "org_staff", Role: "org:member"}}, policy: policy},
+		{name: "org path off without an organization id", id: Identity{Org: &Organization{ID: "org_staff", Role: "org:admin"}}, policy: AdminPolicy{OrgRole: "org:admin"}},
+		{name: "metadata role", id: Identity{Claims: json.RawMessage(`{"metadata":{"role":"admin"}}`)}, policy: policy, want: true},
+		{name: "metadata role without an organization policy", id: Identity{Claims: json.RawMessage(`{"metadata":{"role":"admin"}}`)}, want: true},
+		{name: "metadata other role", id: Identity{Claims: json.RawMessage(`{"metadata":{"role":"editor"}}`)}, policy: policy},
+		{name: "metadata in another case", id: Identity{Claims: json.RawMessage(`{"METADATA":{"ROLE":"admin"}}`)}, policy: policy},
+		{name: "metadata role not a string", id: Identity{Claims: json.RawMessage(`{"metadata":{"role":["admin"]}}`)}, policy: policy},
+		{name: "role at the top level is not metadata", id: Identity{Claims: json.RawMessage(`{"role":"admin"}`)}, policy: policy},
+		{name: "nothing", id: Identity{}, policy: policy},
 	}
 	for _, tt := range tests {
-		if got := tt.id.IsAdmin("org:admin"); got != tt.want {
+		if got := tt.id.IsAdmin(tt.policy); got != tt.want {
 			t.Errorf("%s: IsAdmin = %v", tt.name, got)
 		}
 	}
