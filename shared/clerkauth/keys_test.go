@@ -11,14 +11,7 @@ import (
 func TestJWKSRotationRefetchesOnce(t *testing.T) {
 	t.Parallel()
 	a, b := keys(t)
-	srv := &jwksServer{}
-	srv.set(false, a)
-	clk := newClock()
-	v := newJWKSVerifier(t, testConfig(), srv, clk)
-
-	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
-		t.Fatalf("first token: %v", err)
-	}
+	v, srv, _ := primed(t, a)
 	srv.set(false, a, b) // Clerk rotates: the JWKS now also has b
 	if _, err := v.Verify(context.Background(), b.token(nil)); err != nil {
 		t.Fatalf("token signed by the new key: %v", err)
@@ -37,13 +30,7 @@ func TestJWKSRotationRefetchesOnce(t *testing.T) {
 func TestJWKSUnknownKidStormIsThrottled(t *testing.T) {
 	t.Parallel()
 	a, _ := keys(t)
-	srv := &jwksServer{}
-	srv.set(false, a)
-	clk := newClock()
-	v := newJWKSVerifier(t, testConfig(), srv, clk)
-	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
-		t.Fatal(err)
-	}
+	v, srv, clk := primed(t, a)
 
 	storm := func() {
 		var wg sync.WaitGroup
@@ -121,30 +108,18 @@ func TestJWKSDownAtStartFailsClosed(t *testing.T) {
 func TestJWKSDownAfterFetchServesCachedKeysForADay(t *testing.T) {
 	t.Parallel()
 	a, _ := keys(t)
-	srv := &jwksServer{}
-	srv.set(false, a)
-	clk := newClock()
-	v := newJWKSVerifier(t, testConfig(), srv, clk)
-	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
-		t.Fatal(err)
-	}
+	v, srv, clk := primed(t, a)
 	srv.set(true)
-	at := func(d time.Duration) func(map[string]any) {
-		return func(c map[string]any) {
-			now := t0.Add(d)
-			c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
-		}
-	}
 	clk.Advance(2 * time.Hour) // past the TTL: a refresh is attempted, fails, cached keys serve
-	if _, err := v.Verify(context.Background(), a.token(at(2*time.Hour))); err != nil {
+	if _, err := v.Verify(context.Background(), tokenAt(a, 2*time.Hour, nil)); err != nil {
 		t.Fatalf("stale keys not served: %v", err)
 	}
 	waitFor(t, "a refresh attempt", func() bool { return srv.calls.Load() == 2 })
-	if _, err := v.Verify(context.Background(), a.token(at(2*time.Hour+time.Second))); err != nil {
+	if _, err := v.Verify(context.Background(), tokenAt(a, 2*time.Hour+time.Second, nil)); err != nil {
 		t.Fatalf("stale keys not served after the refresh failed: %v", err)
 	}
 	clk.Advance(22 * time.Hour) // 24h after the last good fetch: too old
-	if _, err := v.Verify(context.Background(), a.token(at(24*time.Hour))); ReasonOf(err) != JWKSUnavailable {
+	if _, err := v.Verify(context.Background(), tokenAt(a, 24*time.Hour, nil)); ReasonOf(err) != JWKSUnavailable {
 		t.Fatalf("day-old keys still served: %v", err)
 	}
 }
@@ -157,11 +132,7 @@ func TestJWKSKeysDoNotSlideOnUse(t *testing.T) {
 	clk := newClock()
 	v := newJWKSVerifier(t, testConfig(), srv, clk)
 	for i := range 7 { // a token every 10 minutes, for 70 minutes
-		now := t0.Add(time.Duration(i) * 10 * time.Minute)
-		tok := a.token(func(c map[string]any) {
-			c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
-		})
-		if _, err := v.Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(context.Background(), tokenAt(a, time.Duration(i)*10*time.Minute, nil)); err != nil {
 			t.Fatal(err)
 		}
 		if i == 6 { // the request at 60 minutes starts the refresh
@@ -189,13 +160,7 @@ func TestJWKSWithoutKid(t *testing.T) {
 func TestJWKSStaleKeyServedWithoutWaitingForTheRefresh(t *testing.T) {
 	t.Parallel()
 	a, _ := keys(t)
-	srv := &jwksServer{}
-	srv.set(false, a)
-	clk := newClock()
-	v := newJWKSVerifier(t, testConfig(), srv, clk)
-	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
-		t.Fatal(err)
-	}
+	v, srv, clk := primed(t, a)
 	gate := make(chan struct{})
 	srv.mu.Lock()
 	srv.gate = gate // the refresh will hang until the test ends
@@ -203,10 +168,7 @@ func TestJWKSStaleKeyServedWithoutWaitingForTheRefresh(t *testing.T) {
 	defer close(gate)
 
 	clk.Advance(2 * time.Hour)
-	now := t0.Add(2 * time.Hour)
-	tok := a.token(func(c map[string]any) {
-		c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
-	})
+	tok := tokenAt(a, 2*time.Hour, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := v.Verify(ctx, tok); err != nil {
@@ -218,21 +180,11 @@ func TestJWKSStaleKeyServedWithoutWaitingForTheRefresh(t *testing.T) {
 func TestJWKSEmptyRefreshKeepsTheKeys(t *testing.T) {
 	t.Parallel()
 	a, _ := keys(t)
-	srv := &jwksServer{}
-	srv.set(false, a)
-	clk := newClock()
-	v := newJWKSVerifier(t, testConfig(), srv, clk)
-	if _, err := v.Verify(context.Background(), a.token(nil)); err != nil {
-		t.Fatal(err)
-	}
+	v, srv, clk := primed(t, a)
 	srv.set(false) // Clerk answers a JWKS with no keys
 	clk.Advance(2 * time.Hour)
-	now := t0.Add(2 * time.Hour)
 	for i := range 2 {
-		tok := a.token(func(c map[string]any) {
-			c["sid"] = fmt.Sprint("sess_", i)
-			c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
-		})
+		tok := tokenAt(a, 2*time.Hour, func(c map[string]any) { c["sid"] = fmt.Sprint("sess_", i) })
 		if _, err := v.Verify(context.Background(), tok); err != nil {
 			t.Fatalf("an empty JWKS replaced the good keys: %v", err)
 		}
@@ -250,4 +202,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// primed returns a JWKS verifier whose JWKS serves k, after one token signed
+// by k has been verified (one fetch), with its JWKS and clock.
+func primed(t *testing.T, k testKey) (*Verifier, *jwksServer, *clock) {
+	t.Helper()
+	srv := &jwksServer{}
+	srv.set(false, k)
+	clk := newClock()
+	v := newJWKSVerifier(t, testConfig(), srv, clk)
+	if _, err := v.Verify(context.Background(), k.token(nil)); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+	return v, srv, clk
+}
+
+// tokenAt is a valid token issued d after t0, for a clock advanced by d.
+func tokenAt(k testKey, d time.Duration, edit func(map[string]any)) string {
+	now := t0.Add(d)
+	return k.token(func(c map[string]any) {
+		c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix(), now.Add(time.Minute).Unix()
+		if edit != nil {
+			edit(c)
+		}
+	})
 }
