@@ -112,11 +112,14 @@ func checkAuthorized(out []byte) error {
 
 // routeEvent is the HTTP API 2.0 event API Gateway sends a route function
 // once the authorizer allowed an administrator: the identity is in the
-// authorizer's context, as the authorizer put it there.
+// authorizer's context, as the authorizer put it there. The caller is an
+// administrator both ways Clerk can say so: the admin role in an
+// organization, and the public metadata role "admin" in the claims.
 func routeEvent(method, path string) []byte {
 	id := identity.Identity{
 		UserID: benchAdmin, SessionID: "sess_bench", AuthorizedParty: origin, Expires: time.Now().Add(10 * time.Minute),
-		Org: &identity.Organization{ID: benchOrg, Slug: "bench", Role: adminRole},
+		Org:    &identity.Organization{ID: benchOrg, Slug: "bench", Role: adminRole},
+		Claims: json.RawMessage(`{"sub":"` + benchAdmin + `","metadata":{"role":"admin"}}`),
 	}
 	e, _ := json.Marshal(events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: method + " " + path, RawPath: path,

@@ -55,7 +55,7 @@ func (b *bench) devapiSection(ctx context.Context) Section {
 	loads, err := b.devapiLoads(ctx, api, runFor, missCap)
 	api.stop()
 	if err != nil {
-		s.Err = err
+		s.Err = fmt.Errorf("%w; the local API's last output: %s", err, lastLines([]byte(api.output.String()), 8))
 		return s
 	}
 	s.Tables = append(s.Tables, loadTable(loads))
