@@ -47,16 +47,21 @@ for (let b = 0; b < input.batches; b++) {
 }
 
 const perToken = batchNs.map((ns) => ns / input.batchSize).sort((a, b) => a - b);
-const mid = perToken.length >> 1;
-const median = perToken.length % 2 ? perToken[mid] : (perToken[mid - 1] + perToken[mid]) / 2;
+// The p-th percentile, interpolated between the closest ranks.
+function percentile(p) {
+  const rank = (p / 100) * (perToken.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return perToken[lo] + (perToken[hi] - perToken[lo]) * (rank - lo);
+}
 
 process.stdout.write(JSON.stringify({
   sdk: pkg.name,
   version: pkg.version,
   node: process.version,
-  nsPerToken: median,
-  minNsPerToken: perToken[0],
-  maxNsPerToken: perToken[perToken.length - 1],
+  nsPerToken: percentile(50),
+  q1NsPerToken: percentile(25),
+  q3NsPerToken: percentile(75),
   batches: input.batches,
   batchSize: input.batchSize,
   warmup: input.warmup,

@@ -64,13 +64,14 @@ type hbars struct {
 	bars []bar
 }
 
-// base is where bars start: a power of ten below the smallest value.
+// base is where bars start: a power of ten at least three times below the
+// smallest value, so the shortest bar is still seen.
 func (h *hbars) base() float64 {
 	lo := math.Inf(1)
 	for _, b := range h.bars {
 		lo = math.Min(lo, b.Sec*1e6)
 	}
-	return math.Pow(10, math.Floor(math.Log10(lo)))
+	return math.Pow(10, math.Floor(math.Log10(lo/3)))
 }
 
 func (h *hbars) Plot(c draw.Canvas, p *plot.Plot) {
@@ -87,17 +88,22 @@ func (h *hbars) Plot(c draw.Canvas, p *plot.Plot) {
 		y := trY(float64(len(h.bars) - 1 - i))
 		x1 := trX(b.Sec * 1e6)
 		c.FillPolygon(barColor(b, i), []vg.Point{{X: x0, Y: y - half}, {X: x1, Y: y - half}, {X: x1, Y: y + half}, {X: x0, Y: y + half}})
-		c.FillText(label, vg.Point{X: x1 + vg.Points(4), Y: y}, barText(b, i))
+		// A white ground under the label keeps the floor's line off the text.
+		txt := barText(b, i)
+		at := vg.Point{X: x1 + vg.Points(4), Y: y}
+		w, h := label.Width(txt), label.Height(txt)
+		c.FillPolygon(color.White, []vg.Point{{X: at.X, Y: y - h/2}, {X: at.X + w, Y: y - h/2}, {X: at.X + w, Y: y + h/2}, {X: at.X, Y: y + h/2}})
+		c.FillText(label, at, txt)
 	}
 }
 
-// DataRange leaves room right of the longest bar for its label.
+// DataRange leaves room right of the longest bar for its label: a decade.
 func (h *hbars) DataRange() (xmin, xmax, ymin, ymax float64) {
 	hi := 0.0
 	for _, b := range h.bars {
 		hi = math.Max(hi, b.Sec*1e6)
 	}
-	return h.base(), math.Pow(10, math.Ceil(math.Log10(hi*5))), -0.5, float64(len(h.bars)) - 0.5
+	return h.base(), hi * 10, -0.5, float64(len(h.bars)) - 0.5
 }
 
 func barColor(b bar, i int) color.Color {

@@ -149,7 +149,8 @@ func (b *bench) measure(ctx context.Context, chosen []string) (*Report, []bar) {
 		}
 		r.Sections = append(r.Sections, s)
 	}
-	b.progress("measured in %s", time.Since(start).Round(time.Second))
+	r.Elapsed = time.Since(start)
+	b.progress("measured in %s", r.Elapsed.Round(time.Second))
 	return r, chart
 }
 

@@ -32,8 +32,8 @@ type nodeResult struct {
 	Version    string  `json:"version"`
 	Node       string  `json:"node"`
 	NsPerToken float64 `json:"nsPerToken"`
-	MinNs      float64 `json:"minNsPerToken"`
-	MaxNs      float64 `json:"maxNsPerToken"`
+	Q1Ns       float64 `json:"q1NsPerToken"`
+	Q3Ns       float64 `json:"q3NsPerToken"`
 	Batches    int     `json:"batches"`
 	BatchSize  int     `json:"batchSize"`
 }
@@ -53,10 +53,9 @@ func parseNodeResult(out []byte) (nodeResult, error) {
 // row is the result as a line of the verification table.
 func (r nodeResult) row() verifyRow {
 	sec := r.NsPerToken / 1e9
-	spread := "-"
-	if r.NsPerToken > 0 {
-		spread = fmt.Sprintf("%.0f%%", 100*math.Max(r.MaxNs-r.NsPerToken, r.NsPerToken-r.MinNs)/r.NsPerToken)
-	}
+	// Half the interquartile range of the batches, as a share of the median:
+	// the closest a few timed batches come to benchstat's interval.
+	spread := fmt.Sprintf("%.0f%%", 100*(r.Q3Ns-r.Q1Ns)/2/r.NsPerToken)
 	return verifyRow{
 		Label:  fmt.Sprintf("Clerk's JavaScript SDK: %s %s verifyToken with jwtKey, Node %s", r.SDK, r.Version, r.Node),
 		Short:  "Clerk JS verifyToken (Node)",

@@ -14,6 +14,7 @@ func TestReportWrite(t *testing.T) {
 		Generated: time.Date(2026, 11, 26, 17, 44, 0, 0, time.UTC),
 		Machine:   Machine{CPU: "Test CPU", Cores: 2, OS: "linux/amd64", Go: "go1.26.8", Node: "v20.20.2"},
 		Mode:      "full",
+		Elapsed:   108400 * time.Millisecond,
 		Sections: []Section{
 			{
 				Title:  "1. Token verification",
@@ -37,6 +38,7 @@ func TestReportWrite(t *testing.T) {
 		"# Benchmarks\n",
 		"- **Machine:** Test CPU, 2 cores, linux/amd64, Go 1.26.8, Node 20.20.2\n",
 		"- **Date:** 2026-11-26 17:44 UTC\n",
+		"- **Measuring took:** 1m48s (besides `make tools` and `npm ci`)\n",
 		"## Targets\n\n1 of 2 met.\n",
 		"| fresh | within 1.5x | 2.95x | **missed** |\n",
 		"| repeated | 20x cheaper | 28x cheaper | met |\n",
@@ -197,7 +199,7 @@ func TestLoadTable(t *testing.T) {
 
 func TestParseNodeResult(t *testing.T) {
 	t.Parallel()
-	r, err := parseNodeResult([]byte(`{"sdk":"@clerk/backend","version":"3.25.0","node":"v20.20.2","nsPerToken":150000,"minNsPerToken":140000,"maxNsPerToken":165000,"batches":21,"batchSize":200}` + "\n"))
+	r, err := parseNodeResult([]byte(`{"sdk":"@clerk/backend","version":"3.25.0","node":"v20.20.2","nsPerToken":150000,"q1NsPerToken":140000,"q3NsPerToken":170000,"batches":21,"batchSize":200}` + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

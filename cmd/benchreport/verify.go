@@ -47,7 +47,8 @@ func (b *bench) verifySection(ctx context.Context) (Section, []bar) {
 			"The middleware row serves an httptest request carrying the token after a first request filled its key cache from the " +
 			"stand-in's JWKS on loopback. Clerk's JavaScript SDK is bench/verify.mjs under Node (versions pinned in " +
 			"bench/package-lock.json): verifyToken with jwtKey (no network), the same issuer, authorized parties and clock skew, " +
-			"on 16 tokens minted by the stand-in in turn; the median per token over timed batches after a warm-up. " +
+			"on 16 tokens minted by the stand-in in turn; the median per token over timed batches after a warm-up, ± half the " +
+			"interquartile range of the batches. " +
 			"Ratios are to the floor measured in the same run.",
 		Image: chartMarker,
 	}
