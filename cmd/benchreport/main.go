@@ -93,9 +93,9 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	adoptOrphans()
 	defer killDescendants()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *limit)
+	ctx, cancel := context.WithTimeout(interrupted, *limit)
 	defer cancel()
 
 	tmp, err := os.MkdirTemp("", "benchreport-")
@@ -106,6 +106,10 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(tmp)
 	b := &bench{root: root, tmp: tmp, quick: *quick, benchstat: absIn(root, *bstat), rie: absIn(root, *rie), log: stderr}
 	report, chart := b.measure(ctx, chosen)
+	if interrupted.Err() != nil {
+		fmt.Fprintln(stderr, "benchreport: interrupted; every process it started is stopped and no report is written")
+		return 130
+	}
 	if err := write(report, chart, absIn(root, *out)); err != nil {
 		fmt.Fprintln(stderr, "benchreport:", err)
 		return 1
