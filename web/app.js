@@ -6,11 +6,14 @@
 //
 // Settings come from config.json beside this file:
 //   { "apiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com",
-//     "publishableKey": "pk_live_...",       // sign in with Clerk for real
-//     "devTokenUrl": "http://127.0.0.1:3000/_dev/token" }  // make dev only
+//     "publishableKey": "pk_live_..." }       // sign in with Clerk for real
 // With a publishable key the page loads Clerk's JS from the instance's
-// Frontend API; without one, in make dev, it asks the local stand-in for a
-// token instead.
+// Frontend API. make dev serves its own config.json: with the Clerk stand-in
+// it names a loopback dev-token endpoint instead of a key,
+//   { "apiUrl": "http://127.0.0.1:3000",
+//     "devTokenUrl": "http://127.0.0.1:41234/dev-token" }
+// and the page asks it for a token: GET devTokenUrl?as=user|admin answers
+// {"token": "..."} to this page's origin only.
 
 const $ = (id) => document.getElementById(id);
 
@@ -66,7 +69,7 @@ async function clerkSession(cfg) {
 
 // devSession asks the local API's stand-in for a token for the chosen user.
 function devSession(cfg) {
-  $("mode").textContent = "Development mode: tokens come from the local Clerk stand-in (make dev).";
+  $("mode").textContent = `Development mode (make dev): calling ${cfg.apiUrl} with tokens from the local Clerk stand-in.`;
   $("dev-controls").hidden = false;
   return async () => {
     const who = $("dev-user").value;
@@ -77,25 +80,37 @@ function devSession(cfg) {
   };
 }
 
+function show(status, body) {
+  $("status").textContent = status;
+  $("body").textContent = body;
+}
+
 async function call(cfg, getToken, path) {
-  $("status").textContent = "…";
-  $("body").textContent = "";
+  show("…", "");
+  let token;
   try {
-    const token = await getToken();
+    token = await getToken();
+  } catch (err) {
+    show("no token", `Could not get a session token: ${err.message}`);
+    return;
+  }
+  let res, text;
+  try {
     const headers = token ? { Authorization: `Bearer ${token}` } : {};
-    const res = await fetch(cfg.apiUrl + path, { headers });
-    const text = await res.text();
-    $("status").textContent = `${res.status} ${res.statusText}`.trim();
-    try {
-      $("body").textContent = JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      $("body").textContent = text;
-    }
+    res = await fetch(cfg.apiUrl + path, { headers });
+    text = await res.text();
   } catch (err) {
     // A CORS refusal and a network failure look the same to a page.
-    $("status").textContent = "blocked";
-    $("body").textContent = `The request did not complete (CORS or network): ${err.message}`;
+    show("blocked", `The request did not complete (CORS or network): ${err.message}`);
+    return;
   }
+  let body = text;
+  try {
+    body = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // Not JSON: show it as it came.
+  }
+  show(`${res.status} ${res.statusText}`.trim(), body);
 }
 
 async function main() {

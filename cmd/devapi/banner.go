@@ -13,6 +13,7 @@ func (s *devServer) printBanner() error {
 	out := s.out
 	fmt.Fprintf(out, "\nlocal API on %s: %d routes of %s, %d functions under the Lambda Runtime Interface Emulator\n",
 		s.url, len(s.api.Routes), filepath.Base(s.cfg.Template), len(s.fns))
+	fmt.Fprintln(out, s.siteLine())
 	if s.standIn == nil {
 		fmt.Fprintln(out, "Clerk: the real instance of CLERK_SECRET_KEY (from .env or the environment).")
 		fmt.Fprintln(out, "Get a session token from your site (await clerk.session.getToken()) or with make token USER=user_..., then:")

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,12 +19,21 @@ import (
 // otherwise.
 const defaultAddr = "127.0.0.1:3000"
 
+// defaultSiteAddr is where make dev serves the example site unless
+// -site-addr or DEV_SITE_ADDR says otherwise: the port of Vite's dev
+// server, so the origin the API accepts is the one a Vite project has too.
+const defaultSiteAddr = "127.0.0.1:5173"
+
 // serveConfig is the local API's configuration.
 type serveConfig struct {
 	// Root is the module root: functions are built there.
 	Root     string
 	Addr     string
 	Template string
+	// SiteAddr is where the example site is served, on loopback only;
+	// SiteDir is the folder served there (web/).
+	SiteAddr string
+	SiteDir  string
 	RIE      string
 	EnvFile  string
 	CacheDir string
@@ -36,17 +46,21 @@ type serveConfig struct {
 	Getenv func(string) (string, bool)
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+// parseServeFlags reads the command line, with defaults from the
+// environment that getenv reads.
+func parseServeFlags(args []string, stderr io.Writer, getenv func(string) (string, bool)) (serveConfig, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return serveConfig{}, err
 	}
-	cfg := serveConfig{Root: root, Getenv: os.LookupEnv}
+	cfg := serveConfig{Root: root, SiteDir: filepath.Join(root, "web"), Getenv: getenv}
 	fs := flag.NewFlagSet("devapi", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", envOr("DEV_API_ADDR", defaultAddr), "listen address (also DEV_API_ADDR)")
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "DEV_API_ADDR", defaultAddr), "listen address (also DEV_API_ADDR)")
+	fs.StringVar(&cfg.SiteAddr, "site-addr", envOr(getenv, "DEV_SITE_ADDR", ""),
+		"loopback address of the example site (also DEV_SITE_ADDR; default "+defaultSiteAddr+", or a free port when -addr asks for one)")
 	fs.StringVar(&cfg.Template, "template", filepath.Join(root, "template.yaml"), "SAM template to serve")
-	fs.StringVar(&cfg.RIE, "rie", envOr("RIE_BIN", filepath.Join(root, ".tools", "bin", "aws-lambda-rie")), "aws-lambda-rie binary (also RIE_BIN)")
+	fs.StringVar(&cfg.RIE, "rie", envOr(getenv, "RIE_BIN", filepath.Join(root, ".tools", "bin", "aws-lambda-rie")), "aws-lambda-rie binary (also RIE_BIN)")
 	fs.StringVar(&cfg.EnvFile, "env-file", filepath.Join(root, ".env"), "settings for the functions, if the file exists")
 	fs.StringVar(&cfg.CacheDir, "cache", filepath.Join(root, ".cache", "devapi"), "folder for built binaries and the stand-in's state")
 	fs.DurationVar(&cfg.IntegrationTimeout, "integration-timeout", gateway.IntegrationTimeout, "how long a route may take before 503")
@@ -64,7 +78,20 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		fmt.Fprintf(stderr, "devapi: unexpected argument %q\n", fs.Arg(0))
 		return cfg, errUsage
 	}
+	if cfg.SiteAddr == "" {
+		cfg.SiteAddr = siteAddrFor(cfg.Addr)
+	}
 	return cfg, nil
+}
+
+// siteAddrFor is the site's address when none is given: the default, or a
+// free port when the API's address asks for one, so that programs and
+// tests that run several local APIs at once never compete for 5173.
+func siteAddrFor(apiAddr string) string {
+	if _, port, err := net.SplitHostPort(apiAddr); err == nil && port == "0" {
+		return "127.0.0.1:0"
+	}
+	return defaultSiteAddr
 }
 
 // dotenv reads the .env file; a missing file is no settings.
@@ -109,8 +136,9 @@ func setting(name string, dotenv map[string]string, getenv func(string) (string,
 	return dotenv[name]
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
+// envOr is the named variable's value, or def when it is unset or empty.
+func envOr(getenv func(string) (string, bool), name, def string) string {
+	if v, _ := getenv(name); v != "" {
 		return v
 	}
 	return def

@@ -159,7 +159,7 @@ func TestFunctionsWithSampleEvents(t *testing.T) {
 // mode, once per test, and returns it with its log.
 func startProject(t *testing.T) (*devServer, *logBuffer) {
 	t.Helper()
-	rie := rieBin(t)
+	rieBin(t)
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -177,16 +177,33 @@ func startProject(t *testing.T) (*devServer, *logBuffer) {
 			t.Skipf("%s is not written yet", fn.Dir)
 		}
 	}
+	return startLocal(t, template, nil)
+}
+
+// startLocal starts the local API in-process on free ports, for the API and
+// the site, with template and a process environment of env alone, and
+// stops it when the test ends.
+func startLocal(t *testing.T, template string, env map[string]string) (*devServer, *logBuffer) {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if template, err = filepath.Abs(template); err != nil {
+		t.Fatal(err)
+	}
 	log := &logBuffer{}
 	s, err := start(context.Background(), serveConfig{
 		Root:               root,
 		Addr:               "127.0.0.1:0",
+		SiteAddr:           "127.0.0.1:0",
+		SiteDir:            filepath.Join(root, "web"),
 		Template:           template,
-		RIE:                rie,
+		RIE:                rieBin(t),
 		EnvFile:            filepath.Join(t.TempDir(), ".env"),
 		CacheDir:           t.TempDir(),
 		IntegrationTimeout: 30 * time.Second,
-		Getenv:             func(string) (string, bool) { return "", false },
+		Getenv:             func(name string) (string, bool) { v, ok := env[name]; return v, ok },
 	}, log)
 	if err != nil {
 		t.Fatal(err)

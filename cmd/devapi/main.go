@@ -9,10 +9,12 @@
 // Gateway's own error answers. Without a Clerk secret key in the
 // environment or .env it also runs a stand-in for Clerk's Backend API and
 // prints ready-to-paste curl lines with tokens for a user and an admin.
+// It also serves the example site (web/) on a second origin, as CloudFront
+// would, with a config.json that points the page at the local API.
 //
 // Usage:
 //
-//	devapi [-addr 127.0.0.1:3000] [-template template.yaml]
+//	devapi [-addr 127.0.0.1:3000] [-site-addr 127.0.0.1:5173] [-template template.yaml]
 //	devapi token [-user user_...] [-admin] [-ttl 1h]
 package main
 
@@ -57,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // serveCommand runs the local API until SIGINT or SIGTERM.
 func serveCommand(args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseServeFlags(args, stderr)
+	cfg, err := parseServeFlags(args, stderr, os.LookupEnv)
 	if err != nil {
 		return err
 	}

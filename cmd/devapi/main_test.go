@@ -160,6 +160,8 @@ func TestStartupFailures(t *testing.T) {
 		want string
 	}{
 		{"port in use", []string{"-addr", busy.Addr().String(), "-template", "testdata/serve.yaml"}, "is already in use"},
+		{"site port in use", []string{"-site-addr", busy.Addr().String(), "-template", "testdata/serve.yaml"}, "for the example site with -site-addr"},
+		{"site off loopback", []string{"-site-addr", "0.0.0.0:0", "-template", "testdata/serve.yaml"}, "is not on loopback"},
 		{"template does not parse", []string{"-template", badTemplate}, "not a valid template"},
 		{"function does not build", []string{"-template", "testdata/broken.yaml"}, "BrokenFunction: cmd/devapi/testdata/brokenfn does not build"},
 		{"no emulator", []string{"-template", "testdata/serve.yaml", "-rie", "/nonexistent/aws-lambda-rie"}, "Runtime Interface Emulator is not at"},

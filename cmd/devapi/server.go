@@ -21,8 +21,9 @@ import (
 	"clerk-lambda/cmd/devapi/gateway"
 )
 
-// devOrigin is the Vite dev server's origin: the local API accepts it for
-// CORS and as a token's azp, whatever the template's AllowedOrigins say.
+// devOrigin is the Vite dev server's origin: in stand-in mode the local API
+// accepts it for CORS and as a token's azp, whatever the template's
+// AllowedOrigins say, and the tokens it prints carry it as their azp.
 const devOrigin = "http://localhost:5173"
 
 // devServer is a running local API.
@@ -38,6 +39,14 @@ type devServer struct {
 	standIn   *standIn
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
+
+	// The example site: its server and config.json, its origins (the
+	// printed one first), and the origins the local API accepts beyond the
+	// template's: the site's, and in stand-in mode the Vite dev server's.
+	site         *http.Server
+	siteConfig   siteConfig
+	siteOrigins  []string
+	localOrigins []string
 }
 
 // builtFunction is a function the API uses, with its binary.
@@ -76,23 +85,40 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 		}
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	siteLn, err := listenSite(cfg.SiteAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			siteLn.Close()
+		}
+	}()
 	s.url = "http://" + ln.Addr().String()
 	s.http = &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	s.siteOrigins = siteOrigins(siteLn.Addr())
+	s.localOrigins = s.siteOrigins
 	var overrides map[string]string
 	if setting("CLERK_SECRET_KEY", settings, cfg.Getenv) == "" {
-		if s.standIn, err = startStandIn(cfg.CacheDir); err != nil {
-			ln.Close()
+		if s.standIn, err = startStandIn(cfg.CacheDir, s.siteOrigins); err != nil {
 			return nil, err
 		}
 		overrides = s.standIn.env()
-		s.allowDevOrigin()
+		s.localOrigins = appendNew([]string{devOrigin}, s.siteOrigins...)
+	}
+	s.acceptLocalOrigins()
+	if err := s.startSite(siteLn, settings); err != nil {
+		return nil, err
 	}
 	if err := s.prepareFunctions(settings, overrides); err != nil {
-		ln.Close()
 		return nil, err
 	}
 	if err := s.buildAll(ctx); err != nil {
-		ln.Close()
 		return nil, err
 	}
 	s.runner = emulator.NewRunner(emulator.Config{RIE: cfg.RIE, Output: out})
@@ -127,11 +153,13 @@ func (s *devServer) Close() error {
 		s.stopWatch()
 		<-s.watchDone
 	}
-	if s.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = s.http.Shutdown(ctx)
-		cancel()
-		_ = s.http.Close()
+	for _, srv := range []*http.Server{s.http, s.site} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+			_ = srv.Close()
+		}
 	}
 	if s.runner != nil {
 		_ = s.runner.Close()
@@ -142,14 +170,15 @@ func (s *devServer) Close() error {
 	return nil
 }
 
-// allowDevOrigin adds the Vite dev server's origin to the CORS allowed
-// origins, so the example site works against the stand-in out of the box.
-func (s *devServer) allowDevOrigin() {
+// acceptLocalOrigins adds the local origins to the CORS allowed origins, so
+// that the example site works out of the box. An API without CORS stays
+// without, as it would be in AWS, and "*" already allows them.
+func (s *devServer) acceptLocalOrigins() {
 	c := s.api.CORS
-	if c == nil || contains(c.AllowOrigins, devOrigin) || contains(c.AllowOrigins, "*") {
+	if c == nil || contains(c.AllowOrigins, "*") {
 		return
 	}
-	c.AllowOrigins = append(c.AllowOrigins, devOrigin)
+	c.AllowOrigins = appendNew(c.AllowOrigins, s.localOrigins...)
 }
 
 // prepareFunctions finds the functions the routes and the authorizer use,
@@ -177,8 +206,9 @@ func (s *devServer) prepareFunctions(settings, overrides map[string]string) erro
 			return fmt.Errorf("%s: its code folder %s does not exist", name, dir)
 		}
 		env := functionEnv(spec.Env, settings, overrides, s.cfg.Getenv)
-		if s.standIn != nil {
-			env["CLERK_AUTHORIZED_PARTIES"] = withItem(env["CLERK_AUTHORIZED_PARTIES"], devOrigin)
+		// An empty list accepts any azp, so only a list is extended.
+		if parties := env["CLERK_AUTHORIZED_PARTIES"]; strings.TrimSpace(parties) != "" {
+			env["CLERK_AUTHORIZED_PARTIES"] = withItems(parties, s.localOrigins)
 		}
 		s.fns[name] = &builtFunction{
 			spec:      spec,
@@ -265,16 +295,23 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// withItem adds item to a comma-separated list unless it is there.
-func withItem(list, item string) string {
-	var items []string
-	for _, v := range strings.Split(list, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			items = append(items, v)
+// appendNew appends the items that list does not hold yet.
+func appendNew(list []string, items ...string) []string {
+	for _, item := range items {
+		if !contains(list, item) {
+			list = append(list, item)
 		}
 	}
-	if !contains(items, item) {
-		items = append(items, item)
+	return list
+}
+
+// withItems adds items to a comma-separated list, each unless it is there.
+func withItems(list string, items []string) string {
+	var have []string
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			have = append(have, v)
+		}
 	}
-	return strings.Join(items, ",")
+	return strings.Join(appendNew(have, items...), ",")
 }

@@ -26,18 +26,25 @@ const (
 	// tokenTTL is how long printed and minted tokens live. Clerk's own
 	// session tokens live 60 s, which is too short to copy a curl line.
 	tokenTTL = time.Hour
+	// siteTokenTTL is how long the example site's tokens live: as long as
+	// Clerk's, since the page asks for a fresh one for every call.
+	siteTokenTTL = time.Minute
 )
 
 // standIn is the embedded Clerk stand-in, its users, and the loopback-only
-// endpoint through which `devapi token`, a separate process, mints tokens
-// with the stand-in's signing key, which never leaves this process.
+// endpoints through which `devapi token`, a separate process, and the
+// example site's page mint tokens with the stand-in's signing key, which
+// never leaves this process.
 type standIn struct {
 	fake      *clerkfake.Server
 	user      clerkfake.User
 	admin     clerkfake.User
 	control   *http.Server
+	controlAt string // host:port of the control endpoints
 	stateFile string
 	key       string
+	// siteOrigins are the only origins the dev-token endpoint answers.
+	siteOrigins []string
 }
 
 // standInState is what the dev server leaves in the cache folder for
@@ -62,8 +69,8 @@ type tokenAnswer struct {
 }
 
 // startStandIn starts the stand-in on loopback, seeds its users and opens
-// the token endpoint.
-func startStandIn(cacheDir string) (*standIn, error) {
+// the token endpoints, the site's for siteOrigins only.
+func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 	fake, err := clerkfake.New(clerkfake.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
@@ -71,7 +78,7 @@ func startStandIn(cacheDir string) (*standIn, error) {
 	if err := fake.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
 	}
-	s := &standIn{fake: fake, stateFile: filepath.Join(cacheDir, standInFile)}
+	s := &standIn{fake: fake, stateFile: filepath.Join(cacheDir, standInFile), siteOrigins: siteOrigins}
 	s.user = fake.AddUser(clerkfake.User{
 		ID: userID, FirstName: "Alice", LastName: "Example", Username: "alice",
 		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "alice@example.com"}},
@@ -104,13 +111,19 @@ func (s *standIn) env() map[string]string {
 	}
 }
 
-// mint signs a session token for a stand-in user; admin adds the active
-// organization with the admin role.
+// mint signs a session token for a stand-in user, with the Vite dev
+// server's origin as its azp; admin adds the active organization with the
+// admin role.
 func (s *standIn) mint(user string, admin bool, ttl time.Duration) (string, time.Time, error) {
+	return s.mintFor(devOrigin, user, admin, ttl)
+}
+
+// mintFor is mint for a page of the given origin, the token's azp.
+func (s *standIn) mintFor(origin, user string, admin bool, ttl time.Duration) (string, time.Time, error) {
 	if !s.known(user) {
 		return "", time.Time{}, fmt.Errorf("the stand-in has no user %s (its users: %s, %s and the seeded ones)", user, userID, adminID)
 	}
-	p := clerkfake.TokenParams{UserID: user, AuthorizedParty: devOrigin, TTL: ttl}
+	p := clerkfake.TokenParams{UserID: user, AuthorizedParty: origin, TTL: ttl}
 	if admin {
 		p.OrgID, p.OrgSlug, p.OrgRole = adminOrgID, adminOrg, adminRole
 	}
@@ -127,9 +140,10 @@ func (s *standIn) known(id string) bool {
 	return false
 }
 
-// openControl serves POST /token on a loopback port of its own (never on
-// the API's port, where it could shadow a route) and records its address
-// and a fresh key in the cache folder, readable by this user only.
+// openControl serves POST /token and GET /dev-token on a loopback port of
+// its own (never on the API's port, where they could shadow a route) and
+// records the address of POST /token and a fresh key for it in the cache
+// folder, readable by this user only.
 func (s *standIn) openControl() error {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -140,9 +154,11 @@ func (s *standIn) openControl() error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", s.serveToken)
+	mux.HandleFunc("GET /dev-token", s.serveDevToken)
 	s.control = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.controlAt = ln.Addr().String()
 	go func() { _ = s.control.Serve(ln) }()
-	state, _ := json.Marshal(standInState{TokenURL: "http://" + ln.Addr().String() + "/token", Key: s.key})
+	state, _ := json.Marshal(standInState{TokenURL: "http://" + s.controlAt + "/token", Key: s.key})
 	if err := os.MkdirAll(filepath.Dir(s.stateFile), 0o755); err != nil {
 		return err
 	}
@@ -183,6 +199,48 @@ func (s *standIn) serveToken(w http.ResponseWriter, r *http.Request) {
 	token, expires, err := s.mint(user, req.Admin, ttl)
 	if err != nil {
 		answer(http.StatusNotFound, tokenAnswer{Error: err.Error()})
+		return
+	}
+	answer(http.StatusOK, tokenAnswer{Token: token, User: user, Expires: expires})
+}
+
+// devTokenURL is where the example site's page asks for tokens.
+func (s *standIn) devTokenURL() string { return "http://" + s.controlAt + "/dev-token" }
+
+// serveDevToken answers GET /dev-token?as=user|admin with {"token": ...}
+// for Alice or for Ada the admin. It needs no key, since the page cannot
+// keep one, so it answers only a browser's request from the example site's
+// own origin, and only that origin may read the answer (CORS): another page
+// cannot forge the Origin header its browser sends. Any program on this
+// machine can mint the same tokens through make token, and they are good
+// only against this local API.
+func (s *standIn) serveDevToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "Origin")
+	answer := func(status int, a tokenAnswer) {
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(a)
+	}
+	origin := r.Header.Get("Origin")
+	if !contains(s.siteOrigins, origin) {
+		answer(http.StatusForbidden, tokenAnswer{Error: "only the example site's page may ask for a dev token; use make token elsewhere"})
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	var user string
+	switch r.URL.Query().Get("as") {
+	case "user":
+		user = userID
+	case "admin":
+		user = adminID
+	default:
+		answer(http.StatusBadRequest, tokenAnswer{Error: "as must be user or admin"})
+		return
+	}
+	token, expires, err := s.mintFor(origin, user, user == adminID, siteTokenTTL)
+	if err != nil {
+		answer(http.StatusInternalServerError, tokenAnswer{Error: err.Error()})
 		return
 	}
 	answer(http.StatusOK, tokenAnswer{Token: token, User: user, Expires: expires})
