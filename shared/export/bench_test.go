@@ -40,9 +40,9 @@ const benchUsersEnv = "EXPORT_BENCH_USERS"
 // BenchmarkExport exports 10,000 and 100,000 users from the Clerk stand-in
 // to the S3 server, each run in a process of its own, and reports users/s
 // (wall time of the exporting process, start to exit) and its peak RSS
-// (peak-RSS-MiB). Run it with
+// (peak-RSS-MiB). It needs the S3 server `make tools` builds:
 //
-//	make bench-export
+//	VERSITYGW_BIN=.tools/bin/versitygw go test -run '^$' -bench Export -benchtime 1x ./shared/export/
 func BenchmarkExport(b *testing.B) {
 	srv := exporttest.Need(b, s3srv)
 	sizes, err := benchSizes(os.Getenv(benchUsersEnv))
