@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/clerk/clerk-sdk-go/v2"
 
@@ -143,7 +144,7 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, orDash(firstEmail(u)), orDash(name(u)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(u.ID), orDash(printable(firstEmail(u))), orDash(printable(name(u))))
 	}
 	return tw.Flush()
 }
@@ -181,7 +182,7 @@ func (c *cli) get(ctx context.Context, args []string) error {
 	if email == "" {
 		return fmt.Errorf("user %s has no email address", u.ID)
 	}
-	_, err = fmt.Fprintln(c.stdout, email)
+	_, err = fmt.Fprintln(c.stdout, printable(email))
 	return err
 }
 
@@ -213,3 +214,15 @@ func orDash(s string) string {
 
 // oneLine collapses white space, so an error is one line whatever it wraps.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// printable replaces what a terminal would act on rather than show (control
+// and format characters, such as escape sequences or a right-to-left
+// override in a user's name) with "?", so text from Clerk prints as text.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsGraphic(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}

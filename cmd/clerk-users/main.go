@@ -52,7 +52,7 @@ func run(args []string, env envvar.Lookup, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "clerk-users: %v\nusage: %s\n", usage.err, usage.line)
 		return 2
 	default:
-		fmt.Fprintln(stderr, "clerk-users:", oneLine(err.Error()))
+		fmt.Fprintln(stderr, "clerk-users:", printable(oneLine(err.Error())))
 		return 1
 	}
 }

@@ -59,6 +59,8 @@ func TestList(t *testing.T) {
 	t.Parallel()
 	fake := exporttest.Clerk(t, 30)
 	fake.AddUser(clerkfake.User{ID: "user_nameless", EmailAddresses: nil})
+	fake.AddUser(clerkfake.User{ID: "user_sneaky", FirstName: "Eve\x1b]0;owned\x07", LastName: "\u202eSmith\nX",
+		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "eve@example.com"}}})
 	users := fake.Users() // oldest first; list shows newest first
 	for _, tc := range []struct {
 		name  string
@@ -66,12 +68,12 @@ func TestList(t *testing.T) {
 		lines []string // "id email name" with single spaces
 	}{
 		{"default page", []string{"list", "--limit", "3"}, []string{
+			"user_sneaky eve@example.com Eve?]0;owned? ?Smith?X",
 			"user_nameless - -",
 			line(users[29]),
-			line(users[28]),
 		}},
 		{"query", []string{"list", "--query", users[3].EmailAddresses[0].EmailAddress}, []string{line(users[3])}},
-		{"limit with =", []string{"list", "--limit=1"}, []string{"user_nameless - -"}},
+		{"limit with =", []string{"list", "--limit=1"}, []string{"user_sneaky eve@example.com Eve?]0;owned? ?Smith?X"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

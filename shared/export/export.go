@@ -114,12 +114,8 @@ func Run(ctx context.Context, src Users, cfg Config) (Manifest, error) {
 	defer cancel()
 
 	started := cfg.Now().UTC().Truncate(time.Millisecond)
-	id, err := runID(started)
-	if err != nil {
-		return Manifest{}, err
-	}
 	m := Manifest{
-		Key:     fmt.Sprintf("%s/%s/users-%s.jsonl.gz", prefix, started.Format("2006/01/02"), id),
+		Key:     fmt.Sprintf("%s/%s/users-%s.jsonl.gz", prefix, started.Format("2006/01/02"), runID(started)),
 		Started: started,
 		Issuer:  cfg.Issuer,
 	}
@@ -182,12 +178,10 @@ func beforeDeadline(ctx context.Context, margin time.Duration) (context.Context,
 
 // runID is time-sortable and unique: the start time to the second, then
 // 8 random hex digits, as in "20261126T171400Z-9f86d081".
-func runID(started time.Time) (string, error) {
+func runID(started time.Time) string {
 	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("export: run id: %w", err)
-	}
-	return started.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:]), nil
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return started.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // upload streams the users of src, read under readCtx, into the object key

@@ -316,10 +316,10 @@ func TestRunIncludesUsersCreatedDuringTheRun(t *testing.T) {
 	tg.checkExport(t, m, exporttest.IDs(fake))
 }
 
-// failParts is an S3 client for a reverse proxy in front of the test server
-// that answers 500 to every UploadPart request after the first n. The
-// client retries as the SDK does, only with short waits.
-func failParts(t *testing.T, n int64) (*s3.Client, *atomic.Int64) {
+// failingS3 is an S3 client for a reverse proxy in front of the test server
+// that answers 500 to the requests fail picks. The client retries as the
+// SDK does, only with short waits.
+func failingS3(t *testing.T, fail func(*http.Request) bool) *s3.Client {
 	t.Helper()
 	srv := exporttest.Need(t, s3srv)
 	backend, err := url.Parse(srv.URL)
@@ -327,10 +327,8 @@ func failParts(t *testing.T, n int64) (*s3.Client, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(backend)
-	var parts atomic.Int64
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId") && parts.Add(1) > n {
+		if fail(r) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusInternalServerError)
@@ -340,11 +338,37 @@ func failParts(t *testing.T, n int64) (*s3.Client, *atomic.Int64) {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	client := srv.Client(func(o *s3.Options) {
+	return srv.Client(func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(front.URL)
 		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), 5*time.Millisecond)
 	})
-	return client, &parts
+}
+
+// isPart reports whether r is an UploadPart request.
+func isPart(r *http.Request) bool {
+	q := r.URL.Query()
+	return r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId")
+}
+
+// When only latest.json cannot be written, the complete export stays, and
+// the error names it.
+func TestRunReportsAnUnpublishedExport(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 20)
+	tg := newTarget(t, fake.Issuer())
+	tg.cfg.S3 = failingS3(t, func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+LatestName)
+	})
+	_, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+	keys := tg.keys(t)
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], ".jsonl.gz") {
+		t.Fatalf("bucket holds %q; want the export alone", keys)
+	}
+	want := "export of 20 users is complete as " + keys[0] + ", but exports/users/latest.json was not updated: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Run: %v; want an error starting %q", err, want)
+	}
+	exporttest.CheckUsers(t, bytes.NewReader(tg.object(t, keys[0])), exporttest.IDs(fake))
 }
 
 // A run that cannot finish leaves no trace: latest.json still names the
@@ -362,8 +386,8 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 		{
 			name: "S3 fails UploadPart after 3 parts",
 			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
-				client, parts := failParts(t, 3)
-				tg.cfg.S3 = client
+				var parts atomic.Int64
+				tg.cfg.S3 = failingS3(t, func(r *http.Request) bool { return isPart(r) && parts.Add(1) > 3 })
 				_, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
 				if parts.Load() <= 3 {
 					t.Errorf("the run sent %d parts; the failure needs more than 3", parts.Load())
