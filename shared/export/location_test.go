@@ -86,8 +86,6 @@ func TestNewS3ClientUsesTheConfiguredEndpoint(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	t.Setenv("AWS_ENDPOINT_URL", "")
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	client, err := NewS3Client(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -180,13 +180,16 @@ func (s *Server) Client(opts ...func(*s3.Options)) *s3.Client {
 }
 
 // Env is what a program using the default AWS configuration needs to reach
-// the server: endpoint, credentials and region, as environment variables.
+// the server: endpoint, credentials and region, as environment variables,
+// and no shared AWS files, so a developer's own profiles cannot interfere.
 func (s *Server) Env() map[string]string {
 	return map[string]string{
-		"AWS_ENDPOINT_URL_S3":   s.URL,
-		"AWS_ACCESS_KEY_ID":     AccessKey,
-		"AWS_SECRET_ACCESS_KEY": SecretKey,
-		"AWS_REGION":            Region,
+		"AWS_ENDPOINT_URL_S3":         s.URL,
+		"AWS_ACCESS_KEY_ID":           AccessKey,
+		"AWS_SECRET_ACCESS_KEY":       SecretKey,
+		"AWS_REGION":                  Region,
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 	}
 }
 
