@@ -52,7 +52,7 @@ func describeFetchError(err error) error {
 		for _, e := range apiErr.Errors {
 			codes = append(codes, e.Code)
 		}
-		return fmt.Errorf("Clerk answered HTTP %d %v", apiErr.HTTPStatusCode, codes)
+		return fmt.Errorf("answered HTTP %d %v", apiErr.HTTPStatusCode, codes)
 	case errors.As(err, &urlErr):
 		return fmt.Errorf("request failed: %w", urlErr.Err)
 	}
