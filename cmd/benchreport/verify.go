@@ -122,8 +122,11 @@ func verifyTargets(rows []verifyRow) []Target {
 	freshRatio := fresh.Sec / floor.Sec
 	measured := fmt.Sprintf("%.2fx (%s vs %s)", freshRatio, micros(fresh.Sec), micros(floor.Sec))
 	if freshRatio > 1.5 && sdk.Sec > 0 {
-		measured += fmt.Sprintf("; clerk-sdk-go's jwt.Verify alone, which the fresh path calls, is %.2fx (%s), so %.0f%% of the fresh path is the SDK's",
-			sdk.Sec/floor.Sec, micros(sdk.Sec), 100*sdk.Sec/fresh.Sec)
+		sdkRatio := sdk.Sec / floor.Sec
+		measured += fmt.Sprintf("; clerk-sdk-go's jwt.Verify alone, which the fresh path calls, measures %.2fx (%s)", sdkRatio, micros(sdk.Sec))
+		if sdkRatio > 1.5 {
+			measured += ", so the SDK by itself already misses 1.5x"
+		}
 	}
 	cheaper := floor.Sec / cached.Sec
 	return []Target{
