@@ -71,7 +71,7 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a short run for a developer's loop: go test -count 2, shorter loops, fewer cold starts")
 	sections := fs.String("sections", strings.Join(allSections, ","), "comma-separated sections to run: "+strings.Join(allSections, ", "))
-	out := fs.String("out", "docs/benchmarks.md", "where to write the report; the chart goes beside it as <name>.png")
+	out := fs.String("out", "docs/benchmarks.md", "where to write the report, relative to the module root; the chart goes beside it as <name>.png")
 	limit := fs.Duration("timeout", 9*time.Minute, "how long the whole run may take")
 	bstat := fs.String("benchstat", envOr("BENCHSTAT_BIN", ".tools/bin/benchstat"), "benchstat binary (make tools builds it; also BENCHSTAT_BIN)")
 	rie := fs.String("rie", envOr("RIE_BIN", ".tools/bin/aws-lambda-rie"), "aws-lambda-rie binary (make tools builds it; also RIE_BIN)")
