@@ -5,7 +5,6 @@ SHELL := bash
 
 GO        ?= go
 TOOLS_BIN := $(CURDIR)/.tools/bin
-FUNCTIONS := $(notdir $(wildcard functions/*))
 
 # Programs used only to develop and test, pinned in tools/go.mod and built once
 # into .tools/bin (the S3 server's first build takes minutes; later ones are cached).
@@ -72,7 +71,7 @@ bench-quick: tools ## a short benchmark run into .cache/bench/ (SECTIONS=verify,
 	$(GO) run ./cmd/benchreport -quick -out .cache/bench/benchmarks.md $(if $(SECTIONS),-sections $(SECTIONS))
 
 .PHONY: dev
-dev: ## run the whole API locally on 127.0.0.1:3000 (docs/local-dev.md)
+dev: ## run the whole API on 127.0.0.1:3000 and the example site on localhost:5173 (docs/local-dev.md)
 	@mkdir -p $(TOOLS_BIN)
 	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	@$(GO) build -o .cache/devapi/devapi ./cmd/devapi
