@@ -17,6 +17,8 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"clerk-lambda/shared/modroot"
 )
 
 // The deployed functions as the task defines them: logical id, the directory
@@ -65,20 +67,11 @@ func repoRoot(t *testing.T) string {
 }
 
 func findRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := modroot.Dir()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("run the tests from inside the repository: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above %s: run the tests from inside the repository", dir)
-		}
-		dir = parent
-	}
+	return root, nil
 }
 
 // stack is template.yaml read twice by goformation: typed, for the resources

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"clerk-lambda/shared/modroot"
 )
 
 func TestSSMEndpointWithTheSDK(t *testing.T) {
@@ -197,7 +199,7 @@ func TestLambdaEnvironInheritsNothing(t *testing.T) {
 // emulator, when make tools has built it, and checks that nothing it
 // started outlives the measurement.
 func TestColdStartLeavesNoProcess(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		t.Fatal(err)
 	}

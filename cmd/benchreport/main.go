@@ -33,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"clerk-lambda/shared/modroot"
 )
 
 // allSections are the sections in report order.
@@ -86,9 +88,9 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "benchreport: -sections:", err)
 		return 2
 	}
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
-		fmt.Fprintln(stderr, "benchreport:", err)
+		fmt.Fprintln(stderr, "benchreport: run benchreport inside the project:", err)
 		return 1
 	}
 	adoptOrphans()
@@ -208,24 +210,6 @@ func parseSections(list string) ([]string, error) {
 	}
 	slices.SortFunc(chosen, func(a, b string) int { return slices.Index(allSections, a) - slices.Index(allSections, b) })
 	return chosen, nil
-}
-
-// moduleRoot is the folder holding go.mod, from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run benchreport inside the project (no go.mod above the working directory)")
-		}
-		dir = parent
-	}
 }
 
 // absIn resolves a path given relative to the module root.

@@ -13,6 +13,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"clerk-lambda/cmd/devapi/gateway"
+	"clerk-lambda/shared/modroot"
 )
 
 // defaultAddr is where make dev listens unless -addr or DEV_API_ADDR says
@@ -144,20 +145,12 @@ func envOr(getenv func(string) (string, bool), name, def string) string {
 	return def
 }
 
-// moduleRoot is the folder holding go.mod, from the working directory up.
+// moduleRoot is the project's folder, where devapi finds template.yaml,
+// web/ and .env.
 func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := modroot.Dir()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("run devapi inside the project: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run devapi inside the project (no go.mod above the working directory)")
-		}
-		dir = parent
-	}
+	return root, nil
 }

@@ -3,6 +3,7 @@ package clerkfake_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/modroot"
 )
 
 // specFile is the Backend API specification the stand-in follows, kept in
@@ -26,19 +28,12 @@ const specFile = "clerk-backend-api-2025-04-10.yml"
 // go.mod and parses it, or skips the test when it is not there.
 func loadSpec(t *testing.T) map[string]any {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := modroot.Dir()
+	if errors.Is(err, modroot.ErrNotFound) {
+		t.Skip("spec conformance not checked: no go.mod above the test's folder")
+	}
 	if err != nil {
 		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("spec conformance not checked: no go.mod above the test's folder")
-		}
-		dir = parent
 	}
 	path := filepath.Join(dir, "..", "shared", "reference", specFile)
 	raw, err := os.ReadFile(path)

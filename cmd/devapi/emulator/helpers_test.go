@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"clerk-lambda/cmd/devapi/emulator"
+	"clerk-lambda/shared/modroot"
 )
 
 // rieBin is the emulator, from the environment that make test sets up.
@@ -58,20 +59,12 @@ func TestMain(m *testing.M) {
 
 // moduleRoot is the folder holding go.mod, above the test's folder.
 func moduleRoot(t *testing.T) string {
-	dir, err := os.Getwd()
+	t.Helper()
+	root, err := modroot.Dir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
+	return root
 }
 
 // newRunner returns a Runner with the fixture as "Fixture", closed at the
