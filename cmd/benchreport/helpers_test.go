@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"clerk-lambda/shared/modroot"
+	"clerk-lambda/shared/proctree"
 )
 
 func TestSSMEndpointWithTheSDK(t *testing.T) {
@@ -227,7 +228,7 @@ func TestColdStartLeavesNoProcess(t *testing.T) {
 	if d <= 0 {
 		t.Errorf("cold start took %v", d)
 	}
-	if left := descendants(os.Getpid()); len(left) > 0 {
+	if left := proctree.Descendants(os.Getpid()); len(left) > 0 {
 		t.Errorf("processes left running: %v", left)
 	}
 }

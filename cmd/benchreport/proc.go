@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"clerk-lambda/shared/proctree"
 )
 
 // command is name with args, in dir, bounded by ctx: when ctx ends, the
@@ -18,7 +20,7 @@ func command(ctx context.Context, dir string, env []string, name string, args ..
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = proctree.ChildAttr()
 	cmd.Cancel = func() error {
 		killTree(cmd.Process.Pid)
 		return nil
@@ -99,6 +101,25 @@ func (p *proc) stop(sig os.Signal, grace time.Duration) {
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
+	}
+}
+
+// killDescendants kills every process this one started that is still
+// running, however deep. Where descendants cannot be listed it does nothing:
+// every child is killed by group when it is stopped.
+func killDescendants() {
+	for _, pid := range proctree.Descendants(os.Getpid()) {
+		proctree.KillGroup(pid)
+	}
+}
+
+// killTree kills pid, its process group, and all its descendants, found
+// before anything is killed so none is orphaned first.
+func killTree(pid int) {
+	below := proctree.Descendants(pid)
+	proctree.KillGroup(pid)
+	for _, d := range below {
+		proctree.KillGroup(d)
 	}
 }
 

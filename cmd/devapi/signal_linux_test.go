@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"clerk-lambda/shared/proctree"
 )
 
 // TestInterruptEndsEveryProcess starts the local API as a subprocess, makes
@@ -30,7 +31,7 @@ func TestInterruptEndsEveryProcess(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	pids := descendants(cmd.Process.Pid)
+	pids := proctree.Descendants(cmd.Process.Pid)
 	var rie, bootstrap int
 	for _, pid := range pids {
 		switch name := processName(pid); {
@@ -57,63 +58,13 @@ func TestInterruptEndsEveryProcess(t *testing.T) {
 		t.Fatal("the local API did not stop within 20 s of the interrupt")
 	}
 	for _, pid := range pids {
-		if alive(pid) {
+		if proctree.Alive(pid) {
 			t.Errorf("process %d (%s) outlived the local API", pid, processName(pid))
 		}
 	}
 }
 
-// descendants lists every process below pid, from /proc.
-func descendants(pid int) []int {
-	parents := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid := statField(child, 1); ppid != "" {
-			p, _ := strconv.Atoi(ppid)
-			parents[p] = append(parents[p], child)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		next := queue[0]
-		queue = queue[1:]
-		for _, c := range parents[next] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
-}
-
-// alive reports whether a process exists and is not a zombie waiting for
-// its new parent to collect it.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return false
-	}
-	return statField(pid, 0) != "Z"
-}
-
-// statField returns a field of /proc/<pid>/stat after the command name:
-// 0 is the state, 1 the parent's pid.
-func statField(pid, n int) string {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) <= n {
-		return ""
-	}
-	return fields[n]
-}
-
+// processName is a process's command line, from /proc.
 func processName(pid int) string {
 	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return strings.ReplaceAll(string(cmdline), "\x00", " ")

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"clerk-lambda/shared/proctree"
 )
 
 const (
@@ -82,7 +84,7 @@ func tryStart(rie string, fn Function, version int, out io.Writer) (*instance, e
 	cmd.Env = environ(fn)
 	w := newLineWriter(out, fn.Name)
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = proctree.ChildAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the Lambda Runtime Interface Emulator: %w", err)
 	}
@@ -198,6 +200,18 @@ func (i *instance) stop() {
 	case <-time.After(5 * time.Second):
 	}
 	i.client.CloseIdleConnections()
+}
+
+// killTree kills an emulator and the function processes it started. The
+// emulator starts each bootstrap in a process group of its own, so the
+// bootstraps are found as the emulator's children and killed by group.
+// Where children cannot be listed, function processes end when they lose
+// the emulator's connection.
+func killTree(pid int) {
+	for _, child := range proctree.Children(pid) {
+		proctree.KillGroup(child)
+	}
+	proctree.KillGroup(pid)
 }
 
 // environ is the process environment of an emulator: the emulator passes
