@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"clerk-lambda/cmd/devapi/apispec"
+	"clerk-lambda/cmd/devapi/gateway/gatewaytest"
 	"clerk-lambda/shared/clerkfake"
 )
 
@@ -66,7 +65,7 @@ func TestEndToEnd(t *testing.T) {
 		if tc.token != "" {
 			header["Authorization"] = "Bearer " + tc.token
 		}
-		resp, body := call(t, "GET", s.URL()+tc.path, header)
+		resp, body := gatewaytest.Call(t, "GET", s.URL()+tc.path, header)
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.body) {
 			t.Errorf("%s: GET %s = %d %.300s, want %d with %s", tc.name, tc.path, resp.StatusCode, body, tc.status, tc.body)
 		}
@@ -77,13 +76,13 @@ func TestEndToEnd(t *testing.T) {
 
 	// Preflight: answered by the gateway, from an allowed origin only.
 	pre := map[string]string{"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
-	resp, _ := call(t, "OPTIONS", s.URL()+"/private", pre)
+	resp, _ := gatewaytest.Call(t, "OPTIONS", s.URL()+"/private", pre)
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
 		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
 		t.Errorf("preflight from %s: %d %v", origin, resp.StatusCode, resp.Header)
 	}
 	pre["Origin"] = "https://evil.example"
-	resp, _ = call(t, "OPTIONS", s.URL()+"/private", pre)
+	resp, _ = gatewaytest.Call(t, "OPTIONS", s.URL()+"/private", pre)
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Access-Control-Allow-Methods") != "" {
 		t.Errorf("preflight from a disallowed origin got CORS headers: %v", resp.Header)
 	}
@@ -92,7 +91,7 @@ func TestEndToEnd(t *testing.T) {
 	// sent to the authorizer.
 	fresh, _, _ := s.standIn.mint(userID, false, time.Hour)
 	for range 2 {
-		call(t, "GET", s.URL()+"/private", map[string]string{"Authorization": "Bearer " + fresh})
+		gatewaytest.Call(t, "GET", s.URL()+"/private", map[string]string{"Authorization": "Bearer " + fresh})
 	}
 	lines := log.linesFor("/private 200")
 	if len(lines) < 2 || !strings.Contains(lines[len(lines)-2], "auth=allow ") && !strings.HasSuffix(lines[len(lines)-2], "auth=allow") ||
@@ -243,24 +242,6 @@ func invoke(t *testing.T, s *devServer, ctx context.Context, function string, ev
 		t.Fatalf("%s: %v", function, err)
 	}
 	return answer
-}
-
-func call(t *testing.T, method, url string, header map[string]string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
 }
 
 // logBuffer keeps what the local API prints, line by line.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"clerk-lambda/cmd/devapi/gateway/gatewaytest"
 )
 
 func TestSiteAddress(t *testing.T) {
@@ -93,14 +95,14 @@ func TestSiteHandler(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	resp, body := call(t, "GET", srv.URL+"/config.json", nil)
+	resp, body := gatewaytest.Call(t, "GET", srv.URL+"/config.json", nil)
 	var got map[string]any
 	if err := json.Unmarshal([]byte(body), &got); err != nil || resp.Header.Get("Cache-Control") != "no-store" ||
 		!reflect.DeepEqual(got, map[string]any{"apiUrl": "http://127.0.0.1:3000", "devTokenUrl": "http://127.0.0.1:4000/dev-token"}) {
 		t.Errorf("config.json = %d %s %v, want the generated settings, never cached", resp.StatusCode, body, resp.Header)
 	}
 	for path, want := range map[string]string{"/": `<script type="module" src="app.js">`, "/app.js": "devTokenUrl"} {
-		resp, body := call(t, "GET", srv.URL+path, nil)
+		resp, body := gatewaytest.Call(t, "GET", srv.URL+path, nil)
 		if resp.StatusCode != 200 || !strings.Contains(body, want) || resp.Header.Get("Cache-Control") != "no-cache" {
 			t.Errorf("GET %s = %d %v, want web/'s file, revalidated on every load", path, resp.StatusCode, resp.Header)
 		}
@@ -138,7 +140,7 @@ func TestDevToken(t *testing.T) {
 		if tc.origin != "" {
 			header["Origin"] = tc.origin
 		}
-		resp, body := call(t, tc.method, s.devTokenURL()+"?as="+tc.as, header)
+		resp, body := gatewaytest.Call(t, tc.method, s.devTokenURL()+"?as="+tc.as, header)
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.status)
 			continue
@@ -220,7 +222,7 @@ func TestLocalOrigins(t *testing.T) {
 			if tc.standIn {
 				want = siteConfig{APIURL: s.URL(), DevTokenURL: s.standIn.devTokenURL()}
 			}
-			_, body := call(t, "GET", s.siteOrigins[0]+"/config.json", nil)
+			_, body := gatewaytest.Call(t, "GET", s.siteOrigins[0]+"/config.json", nil)
 			var got siteConfig
 			if err := json.Unmarshal([]byte(body), &got); err != nil || got != want {
 				t.Errorf("config.json = %s, want %+v", body, want)
@@ -231,13 +233,13 @@ func TestLocalOrigins(t *testing.T) {
 				parties = append(parties, devOrigin)
 			}
 			parties = append(parties, s.siteOrigins...)
-			_, body = call(t, "GET", s.URL()+"/open?mode=env&name=CLERK_AUTHORIZED_PARTIES", nil)
+			_, body = gatewaytest.Call(t, "GET", s.URL()+"/open?mode=env&name=CLERK_AUTHORIZED_PARTIES", nil)
 			if want := `{"value":"` + strings.Join(parties, ",") + `"}`; body != want {
 				t.Errorf("CLERK_AUTHORIZED_PARTIES: %s, want %s", body, want)
 			}
 			for _, origin := range append(parties, "http://localhost:1", "https://evil.example") {
 				allowed := contains(parties, origin)
-				resp, _ := call(t, "OPTIONS", s.URL()+"/guarded/1", map[string]string{
+				resp, _ := gatewaytest.Call(t, "OPTIONS", s.URL()+"/guarded/1", map[string]string{
 					"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
 				if got := resp.Header.Get("Access-Control-Allow-Origin"); (got == origin) != allowed {
 					t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want it allowed: %v", origin, got, allowed)

@@ -3,7 +3,6 @@ package emulator_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"clerk-lambda/cmd/devapi/apispec"
 	"clerk-lambda/cmd/devapi/gateway"
+	"clerk-lambda/cmd/devapi/gateway/gatewaytest"
 )
 
 // newGateway serves the fixture behind a gateway: GET /fixture without
@@ -32,21 +32,6 @@ func newGateway(t *testing.T, integration time.Duration) *httptest.Server {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func get(t *testing.T, url string, header map[string]string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
 }
 
 func TestGatewayOverEmulator(t *testing.T) {
@@ -72,7 +57,7 @@ func TestGatewayOverEmulator(t *testing.T) {
 		if tc.auth != "" {
 			path = "/guarded?"
 		}
-		resp, body := get(t, srv.URL+path+tc.query, map[string]string{"Authorization": tc.auth})
+		resp, body := gatewaytest.Call(t, "GET", srv.URL+path+tc.query, map[string]string{"Authorization": tc.auth})
 		if resp.StatusCode != tc.status || !strings.Contains(body, tc.body) {
 			t.Errorf("%s: %d %s, want %d with %s", tc.name, resp.StatusCode, body, tc.status, tc.body)
 		}
@@ -82,7 +67,7 @@ func TestGatewayOverEmulator(t *testing.T) {
 func TestGatewayFunctionTimeout(t *testing.T) {
 	t.Parallel()
 	srv := newGateway(t, 5*time.Second)
-	resp, body := get(t, srv.URL+"/fixture?mode=sleep&ms=2500", nil)
+	resp, body := gatewaytest.Call(t, "GET", srv.URL+"/fixture?mode=sleep&ms=2500", nil)
 	if resp.StatusCode != 500 || body != `{"message":"Internal Server Error"}` {
 		t.Errorf("past the function's 1 s timeout: %d %s, want 500", resp.StatusCode, body)
 	}
@@ -91,7 +76,7 @@ func TestGatewayFunctionTimeout(t *testing.T) {
 func TestGatewayBinaryAndCookies(t *testing.T) {
 	t.Parallel()
 	srv := newGateway(t, 5*time.Second)
-	resp, body := get(t, srv.URL+"/fixture?mode=binary", nil)
+	resp, body := gatewaytest.Call(t, "GET", srv.URL+"/fixture?mode=binary", nil)
 	if resp.StatusCode != 201 || body != "\x00\x01\x02\xff" ||
 		strings.Join(resp.Header.Values("Set-Cookie"), "|") != "a=1; Path=/|b=2" ||
 		resp.Header.Get("Content-Type") != "application/octet-stream" {

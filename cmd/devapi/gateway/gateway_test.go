@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"clerk-lambda/cmd/devapi/apispec"
+	"clerk-lambda/cmd/devapi/gateway/gatewaytest"
 )
 
 // fakeInvoker runs Go functions in place of Lambda functions and counts calls.
@@ -105,22 +105,10 @@ func newFixture(t *testing.T, ttl time.Duration) *fixture {
 	return f
 }
 
+// do calls the gateway under test at path.
 func (f *fixture) do(t *testing.T, method, path string, header map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.server.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
+	return gatewaytest.Call(t, method, f.server.URL+path, header)
 }
 
 func TestGatewayAnswers(t *testing.T) {
