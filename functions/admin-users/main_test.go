@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
@@ -84,7 +85,7 @@ type pageBody struct {
 // sharing it only read.
 func directory(t *testing.T) (*clerkfake.Server, clerkfake.User) {
 	t.Helper()
-	fake := clerkroutetest.StandIn(t)
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
 	fake.SeedUsers(25)
 	ada := fake.AddUser(clerkfake.User{
 		FirstName: "Ada", LastName: "Example", Username: "ada",
@@ -346,7 +347,7 @@ func TestClerkFailures(t *testing.T) {
 		for _, one := range []bool{false, true} {
 			t.Run(name+map[bool]string{false: "/list", true: "/one"}[one], func(t *testing.T) {
 				t.Parallel()
-				fake := clerkroutetest.StandIn(t)
+				fake := clerkfaketest.Start(t, clerkfake.Config{})
 				u := fake.AddUser(clerkfake.User{})
 				h, logs := testHandler(t, clerkroutetest.Env(fake))
 				breakIt(fake)

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/logging"
 )
@@ -25,14 +26,7 @@ const origin = "https://app.example.com"
 // through the Backend API, as in AWS without CLERK_JWT_KEY.
 func setup(t *testing.T) (*clerkfake.Server, *authorizer, *bytes.Buffer) {
 	t.Helper()
-	clerk, err := clerkfake.New(clerkfake.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := clerk.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { clerk.Close() })
+	clerk := clerkfaketest.Start(t, clerkfake.Config{})
 	var logs bytes.Buffer
 	a, err := newAuthorizer(envvar.Map(map[string]string{
 		"CLERK_API_URL":            clerk.URL(),

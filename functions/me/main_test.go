@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/identity"
@@ -52,7 +53,7 @@ type meBody struct {
 
 func TestMe(t *testing.T) {
 	t.Parallel()
-	fake := clerkroutetest.StandIn(t)
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
 	created := time.Date(2025, 3, 1, 9, 0, 0, 250e6, time.UTC)
 	ada := fake.AddUser(clerkfake.User{
 		FirstName: "Ada", LastName: "Lovelace", Username: "ada", ImageURL: "https://img.clerk.com/ada",
@@ -158,7 +159,7 @@ func TestClerkFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := clerkroutetest.StandIn(t)
+			fake := clerkfaketest.Start(t, clerkfake.Config{})
 			u := fake.AddUser(clerkfake.User{FirstName: "Ada"})
 			h, logs := testHandler(t, fake)
 			tt.break_(fake)
@@ -180,7 +181,7 @@ func TestClerkFailures(t *testing.T) {
 // invocation, so the caller gets a 502 rather than Lambda's own error.
 func TestSlowClerkAnsweredBeforeTheLambdaDeadline(t *testing.T) {
 	t.Parallel()
-	fake := clerkroutetest.StandIn(t)
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
 	u := fake.AddUser(clerkfake.User{})
 	fake.Fail(clerkfake.Failure{Latency: time.Minute})
 	h, _ := testHandler(t, fake)
@@ -200,7 +201,7 @@ func TestSlowClerkAnsweredBeforeTheLambdaDeadline(t *testing.T) {
 // a Lambda authorizer, its context swapped for a signed-in caller's.
 func TestSampleEvent(t *testing.T) {
 	t.Parallel()
-	fake := clerkroutetest.StandIn(t)
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
 	u := fake.AddUser(clerkfake.User{Username: "sample"})
 	req := clerkroutetest.SampleEvent(t, caller(u.ID, time.Now().Add(time.Minute)))
 	h, _ := testHandler(t, fake)

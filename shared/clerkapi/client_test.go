@@ -16,21 +16,8 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
-
-// standIn starts a Clerk stand-in on loopback, closed when the test ends.
-func standIn(t *testing.T) *clerkfake.Server {
-	t.Helper()
-	s, err := clerkfake.New(clerkfake.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // client returns a client of s with millisecond backoffs; change adjusts the
 // configuration first.
@@ -134,7 +121,7 @@ func TestNewChecksConfig(t *testing.T) {
 
 func TestUser(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	want := s.AddUser(clerkfake.User{FirstName: "Ada", EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "ada@example.com"}}})
 
@@ -158,7 +145,7 @@ func TestUser(t *testing.T) {
 
 func TestUserRejectsIDsThatCouldChangeThePath(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	for _, id := range []string{"", "../jwks", "user_1/../../jwks", "user 1", "user_1?x=1", "%2e%2e"} {
 		if _, err := c.User(context.Background(), id); !errors.Is(err, clerkapi.ErrNotFound) {
@@ -172,7 +159,7 @@ func TestUserRejectsIDsThatCouldChangeThePath(t *testing.T) {
 
 func TestListUsers(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	seeded := s.SeedUsers(30)
 	ada := s.AddUser(clerkfake.User{FirstName: "Ada", LastName: "Zebra"})
@@ -225,7 +212,7 @@ func TestListUsers(t *testing.T) {
 
 func TestListUsersBadLimitIsNotRetried(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	for _, limit := range []int{501, -1} {
 		_, err := c.ListUsers(context.Background(), clerkapi.ListParams{Limit: limit})
@@ -241,7 +228,7 @@ func TestListUsersBadLimitIsNotRetried(t *testing.T) {
 
 func TestCountUsers(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	s.SeedUsers(12)
 	s.AddUser(clerkfake.User{FirstName: "Ada", LastName: "Zebra"})
@@ -255,7 +242,7 @@ func TestCountUsers(t *testing.T) {
 
 func TestSecretKeyProblems(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	sourceDown := errors.New("parameter store unreachable")
 	tests := []struct {
 		name     string
@@ -300,7 +287,7 @@ func TestSecretKeyProblems(t *testing.T) {
 
 func TestRateLimitsAreWaitedOut(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	w := recordWaits(c)
 	u := s.AddUser(clerkfake.User{})
@@ -318,7 +305,7 @@ func TestRateLimitsAreWaitedOut(t *testing.T) {
 
 func TestRateLimitWaitsRealRetryAfter(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	s.Fail(clerkfake.Failure{RateLimited: 1}) // Retry-After: 1
 	began := time.Now()
@@ -332,7 +319,7 @@ func TestRateLimitWaitsRealRetryAfter(t *testing.T) {
 
 func TestTooManyRateLimitsGiveUp(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, func(cfg *clerkapi.Config) { cfg.MaxRateLimitWaits = 2 })
 	w := recordWaits(c)
 	s.Fail(clerkfake.Failure{RateLimited: 10})
@@ -376,7 +363,7 @@ func answer(status int, header, value, body string) func(http.ResponseWriter) {
 
 func TestUnreadableRetryAfterFallsBackToBackoff(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	clerkErr := `{"errors":[{"message":"Too many requests","long_message":"Too many requests","code":"too_many_requests"}]}`
 	srv := flaky(t, s,
 		answer(429, "", "", clerkErr),
@@ -409,7 +396,7 @@ func TestUnreadableRetryAfterFallsBackToBackoff(t *testing.T) {
 
 func TestServerErrorsAreRetriedWithAFreshKey(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	var keyCalls atomic.Int32
 	c := client(t, s, func(cfg *clerkapi.Config) {
 		cfg.SecretKey = func(context.Context) (string, error) { keyCalls.Add(1); return s.SecretKey(), nil }
@@ -431,7 +418,7 @@ func TestServerErrorsAreRetriedWithAFreshKey(t *testing.T) {
 
 func TestServerErrorsExhaustAttempts(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, func(cfg *clerkapi.Config) { cfg.MaxAttempts = 3 })
 	s.Fail(clerkfake.Failure{ServerErrors: 100})
 	_, err := c.ListUsers(context.Background(), clerkapi.ListParams{})
@@ -447,7 +434,7 @@ func TestServerErrorsExhaustAttempts(t *testing.T) {
 
 func TestAnswersThatAreNotClerks(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	srv := flaky(t, s,
 		answer(http.StatusBadGateway, "Content-Type", "text/html", "<html>\n<body>Bad gateway</body>\n</html>"),
 		answer(http.StatusForbidden, "Content-Type", "text/html", "<html>\nForbidden\n</html>"),
@@ -466,7 +453,7 @@ func TestAnswersThatAreNotClerks(t *testing.T) {
 
 func TestErrorTextNeverCarriesTheKey(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	key := s.SecretKey()
 	echo := `{"errors":[{"code":"form_param_value_invalid","message":"bad ` + key + `","long_message":"the key ` + key + `\nwas sent"}],"clerk_trace_id":"t1"}`
 	srv := flaky(t, s, answer(http.StatusBadRequest, "Content-Type", "application/json", echo))
@@ -481,7 +468,7 @@ func TestErrorTextNeverCarriesTheKey(t *testing.T) {
 
 func TestDeadlineShorterThanRetryAfter(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	s.Fail(clerkfake.Failure{RateLimited: 1, RetryAfter: 30})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -498,7 +485,7 @@ func TestDeadlineShorterThanRetryAfter(t *testing.T) {
 
 func TestCanceledContext(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -509,7 +496,7 @@ func TestCanceledContext(t *testing.T) {
 
 func TestClerkOutage(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	u := s.AddUser(clerkfake.User{})
 	if err := s.Close(); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // visits runs EachUser and counts how often each id was passed to fn, in
@@ -48,7 +49,7 @@ func userIDs(users []clerkfake.User) []string {
 
 func TestEachUserVisitsTenThousandUsersOnce(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	s.SeedUsers(10_000)
 
@@ -75,7 +76,7 @@ func TestEachUserVisitsTenThousandUsersOnce(t *testing.T) {
 
 func TestEachUserSurvivesChangesBetweenPages(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	seeded := userIDs(s.SeedUsers(2_600))
 
 	// Before each page after the first, the stand-in's users change: the
@@ -169,7 +170,7 @@ func TestEachUserSurvivesChangesBetweenPages(t *testing.T) {
 
 func TestEachUserWithConcurrentWriters(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	seeded := userIDs(s.SeedUsers(3_000))
 	doomed := map[string]bool{}
@@ -210,7 +211,7 @@ func TestEachUserWithConcurrentWriters(t *testing.T) {
 
 func TestEachUserWithUsersCreatedInTheSameMillisecond(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	s.SeedUsers(120)
 	same := time.Now().Add(-time.Hour)
@@ -235,7 +236,7 @@ func TestEachUserWithUsersCreatedInTheSameMillisecond(t *testing.T) {
 
 func TestEachUserStops(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	s.SeedUsers(1_200)
 
@@ -268,7 +269,7 @@ func TestEachUserStops(t *testing.T) {
 
 func TestEachUserRetriesPages(t *testing.T) {
 	t.Parallel()
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	c := client(t, s, nil)
 	w := recordWaits(c)
 	s.SeedUsers(1_100)

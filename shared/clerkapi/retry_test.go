@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"clerk-lambda/shared/clerkapi"
+	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // TestRetryAfterIsClamped checks the wait a single 429 leads to: what
@@ -42,7 +44,7 @@ func TestRetryAfterIsClamped(t *testing.T) {
 		{"signed", "+5", backoff, "a backoff below the base"},
 		{"fraction", "1.5", backoff, "a backoff below the base"},
 	}
-	s := standIn(t)
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	clerkErr := `{"errors":[{"message":"Too many requests","long_message":"Too many requests","code":"too_many_requests"}]}`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

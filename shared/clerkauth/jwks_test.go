@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 func secretFunc(key string) func(context.Context) (string, error) {
@@ -18,14 +19,7 @@ func secretFunc(key string) func(context.Context) (string, error) {
 // the real SDK client, as the authorizer does without CLERK_JWT_KEY.
 func TestJWKSThroughTheBackendAPI(t *testing.T) {
 	t.Parallel()
-	clerk, err := clerkfake.New(clerkfake.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := clerk.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { clerk.Close() })
+	clerk := clerkfaketest.Start(t, clerkfake.Config{})
 	tok, err := clerk.MintToken(clerkfake.TokenParams{UserID: "user_1"})
 	if err != nil {
 		t.Fatal(err)

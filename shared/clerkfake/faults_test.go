@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 func TestRateLimitedAnswers429WithRetryAfter(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.Fail(clerkfake.Failure{RateLimited: 2, RetryAfter: 7})
 	for range 2 {
 		r := get(t, s, "/users", s.SecretKey())
@@ -36,7 +37,7 @@ func TestRateLimitedAnswers429WithRetryAfter(t *testing.T) {
 
 func TestServerErrorsFollowRateLimits(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.Fail(clerkfake.Failure{RateLimited: 1, ServerErrors: 2})
 	wantError(t, get(t, s, "/jwks", s.SecretKey()), http.StatusTooManyRequests, "too_many_requests")
 	wantError(t, get(t, s, "/jwks", s.SecretKey()), http.StatusInternalServerError, "internal_clerk_error")
@@ -48,7 +49,7 @@ func TestServerErrorsFollowRateLimits(t *testing.T) {
 
 func TestFaultsComeBeforeAuthentication(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.Fail(clerkfake.Failure{ServerErrors: 1})
 	wantError(t, get(t, s, "/users", ""), http.StatusInternalServerError, "internal_clerk_error")
 	wantError(t, get(t, s, "/users", ""), http.StatusUnauthorized, "authentication_invalid")
@@ -56,7 +57,7 @@ func TestFaultsComeBeforeAuthentication(t *testing.T) {
 
 func TestFaultPathsRestrictFailures(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.Fail(clerkfake.Failure{ServerErrors: 5, Paths: []string{"/v1/users"}})
 	if r := get(t, s, "/jwks", s.SecretKey()); r.status != http.StatusOK {
 		t.Fatalf("jwks outside Paths got %d", r.status)
@@ -72,7 +73,7 @@ func TestFaultPathsRestrictFailures(t *testing.T) {
 
 func TestLatencyDelaysEveryRequest(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.Fail(clerkfake.Failure{Latency: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

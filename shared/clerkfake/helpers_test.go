@@ -13,20 +13,6 @@ import (
 // fixedNow is the clock of tests that need one.
 var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// start returns a started stand-in, closed when the test ends.
-func start(t testing.TB, cfg clerkfake.Config) *clerkfake.Server {
-	t.Helper()
-	s, err := clerkfake.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 // response is what a test reads back from the stand-in.
 type response struct {
 	status int

@@ -19,6 +19,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2/jwt"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // fixedClock makes jwt.Verify check times against fixedNow.
@@ -55,7 +56,7 @@ func verify(t *testing.T, s *clerkfake.Server, token string, custom any) (*clerk
 
 func TestJWKSServesTheSigningKey(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	var set struct {
 		Keys []map[string]string `json:"keys"`
 	}
@@ -96,7 +97,7 @@ func TestJWKSServesTheSigningKey(t *testing.T) {
 
 func TestMintTokenVerifiesWithClerkSDK(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
 
 	type custom struct {
 		Metadata struct {
@@ -171,7 +172,7 @@ func TestMintTokenVerifiesWithClerkSDK(t *testing.T) {
 
 func TestMintTokenClaimsThatMustFailVerification(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
 	tests := []struct {
 		name string
 		p    clerkfake.TokenParams
@@ -231,7 +232,7 @@ func TestMintTokenHeader(t *testing.T) {
 
 func TestRotateKeyServesOldAndNewKeys(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
 	first := s.KeyID()
 	before, err := s.MintToken(clerkfake.TokenParams{UserID: "u"})
 	if err != nil {

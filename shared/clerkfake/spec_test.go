@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/modroot"
 )
 
@@ -216,7 +217,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 	t.Parallel()
 	spec := loadSpec(t)
 	c := schemaChecker{spec: spec}
-	s := start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
 	s.SeedUsers(20)
 	full := s.AddUser(clerkfake.User{
 		ExternalID: "ext-1", Username: "ada", FirstName: "Ada", LastName: "Lovelace", HasImage: true, ImageURL: "https://img.example/ada.png",

@@ -14,6 +14,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2"
 
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 func TestAddUserFillsWhatIsEmpty(t *testing.T) {
@@ -107,7 +108,7 @@ func TestSeedUsers(t *testing.T) {
 
 func TestGetUser(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	u := s.AddUser(clerkfake.User{
 		Username: "ada", FirstName: "Ada", LastName: "Lovelace", ExternalID: "ext-1",
 		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "ada@example.com"}, {EmailAddress: "ada@work.example", Verification: "unverified"}},
@@ -137,7 +138,7 @@ func TestGetUser(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{SecretKey: "sk_test_right"})
+	s := clerkfaketest.Start(t, clerkfake.Config{SecretKey: "sk_test_right"})
 	u := s.AddUser(clerkfake.User{})
 	tests := []struct {
 		name   string
@@ -176,7 +177,7 @@ func TestAuthentication(t *testing.T) {
 
 func TestUnknownPathsAndMethods(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	wantError(t, get(t, s, "/organizations", s.SecretKey()), http.StatusNotFound, "resource_not_found")
 	wantError(t, get(t, s, "/users/a/b", s.SecretKey()), http.StatusNotFound, "resource_not_found")
 	req, _ := http.NewRequest(http.MethodDelete, s.URL()+"/jwks", nil)
@@ -210,7 +211,7 @@ func ids(users []clerkfake.User) []string {
 
 func TestListUsers(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
 	seeded := s.SeedUsers(30)
 	ada := s.AddUser(clerkfake.User{Username: "countess", FirstName: "Ada", LastName: "Byron", ExternalID: "ext-ada",
 		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "Ada@Analytical.example"}}, Banned: true})
@@ -267,7 +268,7 @@ func TestListUsers(t *testing.T) {
 
 func TestListUsersOrderings(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
 	add := func(first, email string, signedIn time.Time, updated time.Duration) string {
 		return s.AddUser(clerkfake.User{FirstName: first, LastSignInAt: signedIn, UpdatedAt: fixedNow.Add(updated),
 			EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: email}}}).ID
@@ -301,7 +302,7 @@ func TestListUsersOrderings(t *testing.T) {
 
 func TestListUsersRejectsBadParameters(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	u := s.AddUser(clerkfake.User{})
 	many := strings.Repeat("&user_id=x", 101)
 	tests := []struct {
@@ -336,7 +337,7 @@ func TestListUsersRejectsBadParameters(t *testing.T) {
 
 func TestCountUsers(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.SeedUsers(25)
 	ada := s.AddUser(clerkfake.User{FirstName: "Ada", LastName: "Zebra", EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "zebra@example.com"}}})
 	tests := []struct {
@@ -365,7 +366,7 @@ func TestCountUsers(t *testing.T) {
 
 func TestPagingCoversEveryUserOnce(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	want := ids(s.SeedUsers(1234))
 	var got []string
 	for offset := 0; ; offset += 500 {
@@ -382,7 +383,7 @@ func TestPagingCoversEveryUserOnce(t *testing.T) {
 
 func TestRequestsCountsEveryRequestByPath(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	get(t, s, "/jwks", s.SecretKey())
 	get(t, s, "/jwks", "")
 	get(t, s, "/users?limit=0", s.SecretKey())
@@ -395,7 +396,7 @@ func TestRequestsCountsEveryRequestByPath(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	s.SeedUsers(200)
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -426,7 +427,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestCloseRefusesConnections(t *testing.T) {
 	t.Parallel()
-	s := start(t, clerkfake.Config{})
+	s := clerkfaketest.Start(t, clerkfake.Config{})
 	url := s.URL()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/envvar"
@@ -137,7 +138,7 @@ func TestOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fake := clerkroutetest.StandIn(t)
+			fake := clerkfaketest.Start(t, clerkfake.Config{})
 			u := fake.AddUser(clerkfake.User{})
 			vars, change, source := clerkroutetest.Env(fake), func(*clerkroute.Settings) {}, ""
 			if tt.unreadable {

@@ -1,8 +1,9 @@
 // Package clerkroutetest sets up and checks the tests of route functions
-// built on clerkroute: a Clerk stand-in on loopback, a Route pointed at it,
-// events as API Gateway delivers them, an invocation as Lambda makes it, and
-// checks of the error body and of the request's one log line. It is imported
-// by tests only, so the functions' binaries do not carry the testing package.
+// built on clerkroute: the environment and a Route pointed at a Clerk
+// stand-in (started with clerkfaketest.Start), events as API Gateway
+// delivers them, an invocation as Lambda makes it, and checks of the error
+// body and of the request's one log line. It is imported by tests only, so
+// the functions' binaries do not carry the testing package.
 package clerkroutetest
 
 import (
@@ -29,20 +30,6 @@ import (
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
 )
-
-// StandIn starts a Clerk stand-in on loopback, closed when the test ends.
-func StandIn(t testing.TB) *clerkfake.Server {
-	t.Helper()
-	s, err := clerkfake.New(clerkfake.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // Env is the environment of a function pointed at the stand-in s, with its
 // secret key.

@@ -11,21 +11,15 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // Clerk starts a Clerk stand-in on loopback with n seeded users, closed
 // when t ends.
 func Clerk(t testing.TB, n int) *clerkfake.Server {
 	t.Helper()
-	fake, err := clerkfake.New(clerkfake.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
 	fake.SeedUsers(n)
-	if err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fake.Close() })
 	return fake
 }
 
