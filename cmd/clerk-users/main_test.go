@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
+	"clerk-lambda/shared/lockedio"
 )
 
 var s3srv *exporttest.Server
@@ -349,7 +349,7 @@ func TestProgressLine(t *testing.T) {
 // The bar redraws as users are done and clears its line when stopped.
 func TestProgressDrawsAndClears(t *testing.T) {
 	t.Parallel()
-	w := &lockedBuffer{}
+	w := &lockedio.Buffer{}
 	p := startProgress(w, 100, time.Millisecond)
 	p.set(50)
 	for !strings.Contains(w.String(), "50/100 users") {
@@ -363,22 +363,4 @@ func TestProgressDrawsAndClears(t *testing.T) {
 	var none *progress
 	none.set(1)
 	none.stop()
-}
-
-// lockedBuffer is a bytes.Buffer safe for the bar's goroutine and the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

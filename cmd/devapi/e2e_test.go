@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"clerk-lambda/cmd/devapi/apispec"
 	"clerk-lambda/cmd/devapi/gateway/gatewaytest"
 	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/shared/lockedio"
 )
 
 // TestEndToEnd serves the project's own template.yaml with the real
@@ -245,21 +244,10 @@ func invoke(t *testing.T, s *devServer, ctx context.Context, function string, ev
 }
 
 // logBuffer keeps what the local API prints, line by line.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ lockedio.Buffer }
 
 func (b *logBuffer) all() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(b.buf.String(), "\n")
+	return strings.Split(b.String(), "\n")
 }
 
 func (b *logBuffer) linesFor(s string) []string {

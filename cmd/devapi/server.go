@@ -19,6 +19,7 @@ import (
 	"clerk-lambda/cmd/devapi/apispec"
 	"clerk-lambda/cmd/devapi/emulator"
 	"clerk-lambda/cmd/devapi/gateway"
+	"clerk-lambda/shared/lockedio"
 )
 
 // devOrigin is the Vite dev server's origin: in stand-in mode the local API
@@ -61,7 +62,8 @@ type builtFunction struct {
 // start builds and starts everything, or fails with one clear error and
 // nothing left running.
 func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer, err error) {
-	out := &lockedWriter{w: stdout}
+	// One writer for the request log and the functions keeps their lines whole.
+	out := lockedio.NewWriter(stdout)
 	s := &devServer{cfg: cfg, out: out}
 	defer func() {
 		if err != nil {
@@ -272,18 +274,6 @@ func (s *devServer) functionNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// lockedWriter keeps lines from the request log and the functions whole.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func contains(list []string, s string) bool {

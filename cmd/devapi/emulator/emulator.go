@@ -16,6 +16,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"clerk-lambda/shared/lockedio"
 )
 
 // Function is what the Runner needs to run one function.
@@ -64,7 +66,7 @@ var ErrUnknownFunction = errors.New("unknown function")
 // Runner runs functions under the emulator. It is safe for concurrent use.
 type Runner struct {
 	cfg    Config
-	out    *lockedWriter
+	out    *lockedio.Writer
 	mu     sync.Mutex
 	pools  map[string]*pool
 	closed bool
@@ -78,7 +80,7 @@ func NewRunner(cfg Config) *Runner {
 	if cfg.Output == nil {
 		cfg.Output = io.Discard
 	}
-	return &Runner{cfg: cfg, out: &lockedWriter{w: cfg.Output}, pools: map[string]*pool{}}
+	return &Runner{cfg: cfg, out: lockedio.NewWriter(cfg.Output), pools: map[string]*pool{}}
 }
 
 // Set adds a function or replaces its settings and binary. Instances of the
@@ -139,16 +141,4 @@ func (r *Runner) Close() error {
 	}
 	wg.Wait()
 	return nil
-}
-
-// lockedWriter serialises writes from many processes so lines stay whole.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

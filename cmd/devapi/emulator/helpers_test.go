@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"clerk-lambda/cmd/devapi/emulator"
+	"clerk-lambda/shared/lockedio"
 	"clerk-lambda/shared/modroot"
 )
 
@@ -69,7 +70,7 @@ func moduleRoot(t *testing.T) string {
 
 // newRunner returns a Runner with the fixture as "Fixture", closed at the
 // end of the test.
-func newRunner(t *testing.T, timeout time.Duration, env map[string]string, out *syncBuffer) *emulator.Runner {
+func newRunner(t *testing.T, timeout time.Duration, env map[string]string, out *lockedio.Buffer) *emulator.Runner {
 	t.Helper()
 	rie := rieBin(t)
 	cfg := emulator.Config{RIE: rie}
@@ -80,23 +81,4 @@ func newRunner(t *testing.T, timeout time.Duration, env map[string]string, out *
 	t.Cleanup(func() { r.Close() })
 	r.Set(emulator.Function{Name: "Fixture", Bootstrap: fixtureBinary(t), Env: env, Timeout: timeout, MemoryMB: 128})
 	return r
-}
-
-// syncBuffer collects output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
 }

@@ -3,12 +3,14 @@ package emulator
 import (
 	"context"
 	"sync"
+
+	"clerk-lambda/shared/lockedio"
 )
 
 // pool holds the instances of one function.
 type pool struct {
 	cfg   Config
-	out   *lockedWriter
+	out   *lockedio.Writer
 	slots chan struct{} // one per running invocation, at most MaxInstances
 
 	mu      sync.Mutex
@@ -19,7 +21,7 @@ type pool struct {
 	closed  bool
 }
 
-func newPool(fn Function, cfg Config, out *lockedWriter) *pool {
+func newPool(fn Function, cfg Config, out *lockedio.Writer) *pool {
 	return &pool{
 		cfg:   cfg,
 		out:   out,

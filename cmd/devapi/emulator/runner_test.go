@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"clerk-lambda/cmd/devapi/emulator"
+	"clerk-lambda/shared/lockedio"
 )
 
 func TestInvokeOutcomes(t *testing.T) {
@@ -46,7 +47,7 @@ func TestInvokeOutcomes(t *testing.T) {
 
 func TestEnvironmentAndOutput(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &lockedio.Buffer{}
 	r := newRunner(t, 3*time.Second, map[string]string{"GREETING": "hello"}, out)
 	for name, want := range map[string]string{
 		"GREETING":                        "hello",

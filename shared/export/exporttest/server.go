@@ -19,7 +19,6 @@
 package exporttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,13 +29,14 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"clerk-lambda/shared/lockedio"
 )
 
 // EnvBin names the variable holding the path of the versitygw executable.
@@ -63,7 +63,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	dir    string
 	exited chan struct{}
-	output *syncBuffer
+	output *lockedio.Buffer
 }
 
 // Main starts a server, stores it in *srv for the tests of m, runs them,
@@ -110,7 +110,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + addr, dir: dir, exited: make(chan struct{}), output: &syncBuffer{}}
+	s := &Server{URL: "http://" + addr, dir: dir, exited: make(chan struct{}), output: &lockedio.Buffer{}}
 	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "posix", dir)
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
@@ -203,22 +203,4 @@ func (s *Server) Bucket(t testing.TB) string {
 		t.Fatalf("create bucket %s: %v", name, err)
 	}
 	return name
-}
-
-// syncBuffer collects the server's output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
