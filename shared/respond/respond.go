@@ -31,26 +31,25 @@ func JSON(status int, body any) events.APIGatewayV2HTTPResponse {
 	if err != nil {
 		return Error(http.StatusInternalServerError, "internal", "the response could not be encoded")
 	}
-	return events.APIGatewayV2HTTPResponse{
-		StatusCode: status,
-		Headers: map[string]string{
-			"Content-Type":  "application/json; charset=utf-8",
-			"Cache-Control": "no-store",
-		},
-		Body: string(b),
-	}
+	return encoded(status, b)
 }
 
 // Error answers status with the error body {"error":{"code","message"}}.
 func Error(status int, code, message string) events.APIGatewayV2HTTPResponse {
-	b, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
+	b, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: code, Message: message}}) // two strings always encode
+	return encoded(status, b)
+}
+
+// encoded is the response for a JSON body. Answers carry caller-specific
+// data, so no cache may keep them.
+func encoded(status int, body []byte) events.APIGatewayV2HTTPResponse {
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: status,
 		Headers: map[string]string{
 			"Content-Type":  "application/json; charset=utf-8",
 			"Cache-Control": "no-store",
 		},
-		Body: string(b),
+		Body: string(body),
 	}
 }
 
