@@ -73,8 +73,18 @@ type Route struct {
 	// Clerk calls the Backend API; bound each call with CallContext.
 	Clerk *clerkapi.Client
 
-	secrets *secrets.Provider
+	secrets secretSource
 	log     *slog.Logger
+}
+
+// secretSource is what a Route needs of the secret key's provider
+// (*secrets.Provider).
+type secretSource interface {
+	SecretKey(ctx context.Context) (string, error)
+	// Source says where the key comes from, for logs; never the key.
+	Source() string
+	// Invalidate drops a kept key, so the next request reads it again.
+	Invalidate()
 }
 
 // FromEnv builds a Route from the environment, logging to logger: what a
@@ -94,13 +104,17 @@ func New(s Settings, logger *slog.Logger) (*Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newRoute(s, provider, logger)
+}
+
+func newRoute(s Settings, keys secretSource, logger *slog.Logger) (*Route, error) {
 	cfg := s.Clerk
-	cfg.SecretKey = provider.SecretKey
+	cfg.SecretKey = keys.SecretKey
 	client, err := clerkapi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("CLERK_API_URL: %w", err)
 	}
-	return &Route{IDs: identity.Reader{Leeway: s.Skew}, Clerk: client, secrets: provider, log: logger}, nil
+	return &Route{IDs: identity.Reader{Leeway: s.Skew}, Clerk: client, secrets: keys, log: logger}, nil
 }
 
 // CallContext bounds a Clerk call by CallTimeout, and by the Lambda deadline
@@ -136,6 +150,12 @@ func Failure(err error, notFound string) events.APIGatewayV2HTTPResponse {
 // read the secret key also names where the key comes from (secretSource),
 // never the key. A 5xx is logged at ERROR level, anything else at INFO.
 func (r *Route) Finish(ctx context.Context, msg string, res events.APIGatewayV2HTTPResponse, err error, attrs ...any) events.APIGatewayV2HTTPResponse {
+	if keyRefused(err) {
+		// The key kept in memory was refused: after a rotation the old key
+		// is revoked while SSM already holds the new one, so read it again
+		// rather than answering 502 until the TTL runs out.
+		r.secrets.Invalidate()
+	}
 	all := append([]any{"status", res.StatusCode}, attrs...)
 	if err != nil {
 		all = append(all, "error", err.Error())
@@ -149,4 +169,10 @@ func (r *Route) Finish(ctx context.Context, msg string, res events.APIGatewayV2H
 	}
 	logging.ForRequest(ctx, r.log).Log(ctx, level, msg, all...)
 	return res
+}
+
+// keyRefused reports whether Clerk refused the secret key itself (401).
+func keyRefused(err error) bool {
+	var apiErr *clerkapi.APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized
 }
