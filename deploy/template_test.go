@@ -477,8 +477,8 @@ func TestCORS(t *testing.T) {
 		cors = cond[1]
 	} else if origins := lookup(cors, "AllowOrigins"); origins != nil {
 		if _, literal := origins.([]any); !literal {
-			t.Fatal("CorsConfiguration.AllowOrigins is an intrinsic inside a plain map: SAM then writes only the origins " +
-				"and drops AllowHeaders, AllowMethods and MaxAge; wrap the whole CorsConfiguration in !If")
+			t.Fatal("CorsConfiguration.AllowOrigins is an intrinsic inside a plain map: an empty AllowedOrigins would " +
+				"then leave CORS on with no origin; wrap the whole CorsConfiguration in !If HasAllowedOrigins")
 		}
 	}
 	if cors == nil {
@@ -557,6 +557,9 @@ func TestExportBucket(t *testing.T) {
 	} else if alg := enc.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm; alg != "AES256" && alg != "aws:kms" {
 		t.Errorf("the export bucket encrypts with %q, want AES256 or aws:kms", alg)
 	}
+	if lookup(s.resource(exportBucketID), "DeletionPolicy") != "Retain" {
+		t.Error("the export bucket holds user data: keep it when the stack is deleted (DeletionPolicy: Retain)")
+	}
 	pab := b.PublicAccessBlockConfiguration
 	if pab == nil || !isTrue(pab.BlockPublicAcls) || !isTrue(pab.BlockPublicPolicy) || !isTrue(pab.IgnorePublicAcls) || !isTrue(pab.RestrictPublicBuckets) {
 		t.Error("the export bucket must block all public access (all four PublicAccessBlockConfiguration settings true)")
@@ -590,6 +593,9 @@ func TestExportBucket(t *testing.T) {
 	for id, r := range s.raw["Resources"].(map[string]any) {
 		if lookup(r, "Type") != "AWS::S3::BucketPolicy" || render(lookup(r, "Properties", "Bucket")) != "${"+exportBucketID+"}" {
 			continue
+		}
+		if lookup(r, "DeletionPolicy") != "Retain" {
+			t.Errorf("%s must be kept with the bucket (DeletionPolicy: Retain), or the exports left behind lose their TLS-only rule", id)
 		}
 		for _, st := range list(lookup(r, "Properties", "PolicyDocument", "Statement")) {
 			if lookup(st, "Effect") != "Deny" || render(lookup(st, "Condition", "Bool", "aws:SecureTransport")) != "false" {
