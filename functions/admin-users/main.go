@@ -165,7 +165,7 @@ func (h *handler) list(ctx context.Context, query map[string]string) (events.API
 	defer cancel()
 	users, err := h.Clerk.ListUsers(cctx, p)
 	if err != nil {
-		return clerkroute.Failure(err, noSuchUser), err
+		return clerkroute.Failure(err, ""), err
 	}
 	body := page{Data: userview.Views(users), Limit: p.Limit, Offset: p.Offset}
 	if len(users) == p.Limit {

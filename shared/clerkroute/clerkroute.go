@@ -129,19 +129,36 @@ func CallContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // Failure answers a failed Clerk call: 500 secret_unavailable when the
 // secret key could not be read (the server's own problem), 404
-// user_not_found with notFound as its message for a user Clerk does not
-// have, and 502 clerk_unavailable for anything else Clerk did (errors after
-// retries, no answer in time). The details go to the log (Finish), never to
-// the client.
+// user_not_found with notFound as its message when Clerk says the user does
+// not exist, and 502 clerk_unavailable for anything else Clerk did (errors
+// after retries, no answer in time). A call that looks up no single user (a
+// list) passes an empty notFound: a 404 there means a wrong CLERK_API_URL,
+// not a missing user. The details go to the log (Finish), never to the
+// client.
 func Failure(err error, notFound string) events.APIGatewayV2HTTPResponse {
 	switch {
 	case errors.Is(err, clerkapi.ErrSecretKey):
 		return respond.Error(http.StatusInternalServerError, "secret_unavailable",
 			"the server could not load its Clerk credentials")
-	case errors.Is(err, clerkapi.ErrNotFound):
+	case notFound != "" && userNotFound(err):
 		return respond.Error(http.StatusNotFound, "user_not_found", notFound)
 	}
 	return respond.Error(http.StatusBadGateway, "clerk_unavailable", "Clerk failed to answer; try again shortly")
+}
+
+// userNotFound reports Clerk's own answer that a user does not exist (a 404
+// with Clerk's resource_not_found code), or an id clerkapi refused without
+// asking. A bare 404, from a proxy or a URL that is not the Backend API's,
+// is a failure to reach Clerk instead.
+func userNotFound(err error) bool {
+	if !errors.Is(err, clerkapi.ErrNotFound) {
+		return false
+	}
+	var apiErr *clerkapi.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == "resource_not_found"
+	}
+	return true
 }
 
 // Finish writes the request's one log line and returns res. The line is msg

@@ -3,6 +3,7 @@ package clerkroute_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -175,5 +176,30 @@ func TestOutcomes(t *testing.T) {
 				t.Fatalf("Clerk saw %d requests, want %d", n, tt.requests)
 			}
 		})
+	}
+}
+
+// TestFailureTellsAMissingUserFromAWrongURL: only Clerk's own answer that a
+// user does not exist is a 404; a bare 404 (a proxy, a CLERK_API_URL without
+// /v1) and any 404 of a list are Clerk failing to answer.
+func TestFailureTellsAMissingUserFromAWrongURL(t *testing.T) {
+	t.Parallel()
+	clerkSays := fmt.Errorf("get user: %w", &clerkapi.APIError{Status: 404, Code: "resource_not_found"})
+	bare := fmt.Errorf("get user: %w", &clerkapi.APIError{Status: 404})
+	tests := []struct {
+		name     string
+		err      error
+		notFound string
+		status   int
+	}{
+		{name: "Clerk says the user does not exist", err: clerkSays, notFound: "no such user", status: 404},
+		{name: "an id clerkapi refused without asking", err: clerkapi.ErrNotFound, notFound: "no such user", status: 404},
+		{name: "a 404 without Clerk's code", err: bare, notFound: "no such user", status: 502},
+		{name: "a 404 to a list", err: clerkSays, notFound: "", status: 502},
+	}
+	for _, tt := range tests {
+		if got := clerkroute.Failure(tt.err, tt.notFound).StatusCode; got != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.name, got, tt.status)
+		}
 	}
 }
