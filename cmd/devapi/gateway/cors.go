@@ -9,9 +9,9 @@ import (
 )
 
 // cors applies an HTTP API's CorsConfiguration the way API Gateway does:
-// it answers preflight requests itself, before routing and authorization,
-// and puts its own CORS headers on every response to an allowed origin,
-// replacing any that a function set.
+// it answers preflight requests that no route takes itself, before
+// authorization, and puts its own CORS headers on every other response to an
+// allowed origin, replacing any that a function set.
 type cors struct {
 	cfg apispec.CORS
 }

@@ -116,9 +116,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.cfg.Now()
 	entry := Entry{Method: r.Method, Path: r.URL.Path}
 	resp := g.handle(r, start, &entry)
-	if g.cors != nil && !isPreflight(r) {
-		g.cors.decorate(r, resp.Header)
-	}
 	h := w.Header()
 	for name, values := range resp.Header {
 		h[name] = values
@@ -132,18 +129,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.cfg.Log(entry)
 }
 
+// handle answers r: a preflight request that no route takes from the CORS
+// configuration alone, anything else through its route, with the API's CORS
+// headers.
 func (g *Gateway) handle(r *http.Request, now time.Time, entry *Entry) Response {
 	requestID := newRequestID()
-	resp := g.route(r, now, requestID, entry)
+	var resp Response
+	if g.answersPreflight(r) {
+		entry.Function = "(preflight)"
+		resp = g.cors.preflight(r)
+	} else {
+		resp = g.route(r, now, requestID, entry)
+		if g.cors != nil {
+			g.cors.decorate(r, resp.Header)
+		}
+	}
 	resp.Header.Set("Apigw-Requestid", requestID)
 	return resp
 }
 
 func (g *Gateway) route(r *http.Request, now time.Time, requestID string, entry *Entry) Response {
-	if g.cors != nil && isPreflight(r) {
-		entry.Function = "(preflight)"
-		return g.cors.preflight(r)
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		entry.Err = fmt.Errorf("read request body: %w", err)
@@ -166,6 +171,20 @@ func (g *Gateway) route(r *http.Request, now time.Time, requestID string, entry 
 		ev.RequestContext.Authorizer = authorizerContext(d.context)
 	}
 	return g.integrate(r.Context(), m.Route.Function, ev, entry)
+}
+
+// answersPreflight reports whether the gateway answers r itself: a CORS
+// preflight request when the API has a CORS configuration and no route
+// matches OPTIONS on its path. A route that does (OPTIONS, ANY or $default)
+// gets the request, authorizer included, as in AWS, where $default "catches
+// requests for all methods and routes that you haven't explicitly defined,
+// including OPTIONS requests".
+func (g *Gateway) answersPreflight(r *http.Request) bool {
+	if g.cors == nil || !isPreflight(r) {
+		return false
+	}
+	_, routed := g.router.Match(http.MethodOptions, r.URL.EscapedPath())
+	return !routed
 }
 
 // authorize runs the route's authorizer, or reuses its cached decision.
