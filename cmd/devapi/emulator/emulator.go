@@ -43,6 +43,10 @@ type Config struct {
 	// Output receives the functions' stdout and stderr, one line at a time,
 	// each prefixed with the function's name; nil discards them.
 	Output io.Writer
+
+	// kill ends an emulator's process tree; nil means killTree. Tests
+	// wrap it to see what is killed.
+	kill func(pid int)
 }
 
 // FunctionError is a failure of the function itself: an error it returned,
@@ -79,6 +83,9 @@ func NewRunner(cfg Config) *Runner {
 	}
 	if cfg.Output == nil {
 		cfg.Output = io.Discard
+	}
+	if cfg.kill == nil {
+		cfg.kill = killTree
 	}
 	return &Runner{cfg: cfg, out: lockedio.NewWriter(cfg.Output), pools: map[string]*pool{}}
 }

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"clerk-lambda/shared/proctree"
@@ -49,17 +50,28 @@ type instance struct {
 	version int
 	url     string
 	cmd     *exec.Cmd
-	exited  chan struct{}
-	client  *http.Client
+	// exited is closed once the emulator has exited and its output is
+	// written.
+	exited chan struct{}
+	client *http.Client
+	// kill ends the emulator's process tree, given its pid.
+	kill func(pid int)
+
+	stopOnce sync.Once
+	// mu orders ended against kill: once ended is set the emulator's pid
+	// may be collected and handed to another process, so it is never
+	// signalled again.
+	mu    sync.Mutex
+	ended bool
 }
 
 // startInstance starts an emulator for fn on two free loopback ports and
 // waits until it listens. A port taken between choosing and binding makes
 // the emulator exit; that is retried with other ports.
-func startInstance(rie string, fn Function, version int, out io.Writer) (*instance, error) {
+func startInstance(cfg Config, fn Function, version int, out io.Writer) (*instance, error) {
 	var lastErr error
 	for range 3 {
-		inst, err := tryStart(rie, fn, version, out)
+		inst, err := tryStart(cfg, fn, version, out)
 		if err == nil {
 			return inst, nil
 		}
@@ -68,14 +80,14 @@ func startInstance(rie string, fn Function, version int, out io.Writer) (*instan
 	return nil, lastErr
 }
 
-func tryStart(rie string, fn Function, version int, out io.Writer) (*instance, error) {
+func tryStart(cfg Config, fn Function, version int, out io.Writer) (*instance, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	apiAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	runtimeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
-	cmd := exec.Command(rie,
+	cmd := exec.Command(cfg.RIE,
 		"--log-level", "error",
 		"--runtime-interface-emulator-address", apiAddr,
 		"--runtime-api-address", runtimeAddr,
@@ -94,9 +106,14 @@ func tryStart(rie string, fn Function, version int, out io.Writer) (*instance, e
 		cmd:     cmd,
 		exited:  make(chan struct{}),
 		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}},
+		kill:    cfg.kill,
 	}
 	go func() {
+		if awaitExit(cmd.Process.Pid) {
+			inst.markEnded()
+		}
 		_ = cmd.Wait()
+		inst.markEnded()
 		w.Flush()
 		close(inst.exited)
 	}()
@@ -192,14 +209,36 @@ func errorDocument(body []byte) (lambdaError, bool) {
 	return doc, true
 }
 
+// markEnded records that the emulator has exited, before its pid is
+// collected where the platform allows (awaitExit), else just after.
+func (i *instance) markEnded() {
+	i.mu.Lock()
+	i.ended = true
+	i.mu.Unlock()
+}
+
 // stop ends the emulator and the function's process, and waits for them.
+// It acts once however often it is called (Runner.Close and the end of a
+// busy invocation both stop an instance), and an emulator that has already
+// exited is not signalled at all: its pid may belong to another process by
+// then, whose children killTree would otherwise kill.
 func (i *instance) stop() {
-	killTree(i.cmd.Process.Pid)
-	select {
-	case <-i.exited:
-	case <-time.After(5 * time.Second):
-	}
-	i.client.CloseIdleConnections()
+	i.stopOnce.Do(func() {
+		defer i.client.CloseIdleConnections()
+		i.mu.Lock()
+		ended := i.ended
+		if !ended {
+			i.kill(i.cmd.Process.Pid)
+		}
+		i.mu.Unlock()
+		if ended {
+			return
+		}
+		select {
+		case <-i.exited:
+		case <-time.After(5 * time.Second):
+		}
+	})
 }
 
 // killTree kills an emulator and the function processes it started. The

@@ -78,7 +78,7 @@ func (p *pool) take() (*instance, Function, error) {
 		return inst, fn, nil
 	}
 	p.mu.Unlock()
-	inst, err := startInstance(p.cfg.RIE, fn, version, p.out)
+	inst, err := startInstance(p.cfg, fn, version, p.out)
 	if err != nil {
 		return nil, fn, err
 	}

@@ -1,8 +1,9 @@
 // Command fixturefn is a Lambda function for the local API's tests. What it
 // does depends on the event's "mode" (or, for an HTTP event, the mode query
 // parameter): echo the event, fail, panic, exit, sleep, report its
-// environment or process id, or answer with a binary body and cookies. Given
-// an authorizer event it allows "Bearer good" and denies anything else.
+// environment or process ids (its own and its emulator's), or answer with a
+// binary body and cookies. Given an authorizer event it allows "Bearer good"
+// and denies anything else.
 package main
 
 import (
@@ -46,7 +47,7 @@ func handler(_ context.Context, event map[string]any) (any, error) {
 	case "env":
 		return map[string]string{"value": os.Getenv(param("name"))}, nil
 	case "pid":
-		return map[string]any{"pid": os.Getpid(), "id": param("id")}, nil
+		return map[string]any{"pid": os.Getpid(), "ppid": os.Getppid(), "id": param("id")}, nil
 	case "binary":
 		return map[string]any{
 			"statusCode":      201,
