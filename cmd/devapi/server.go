@@ -134,6 +134,9 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 		Log: func(e gateway.Entry) {
 			fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05"), e)
 		},
+		Warn: func(msg string) {
+			fmt.Fprintf(out, "%s warning: %s\n", time.Now().Format("15:04:05"), msg)
+		},
 	})
 	s.http.Handler = s.gw
 	go func() { _ = s.http.Serve(ln) }()

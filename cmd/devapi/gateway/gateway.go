@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -46,6 +47,9 @@ type Config struct {
 	IntegrationTimeout time.Duration
 	// Log receives one line per request; nil discards them.
 	Log func(Entry)
+	// Warn receives a line about a function's mistake that AWS would
+	// silently forgive, once per function and mistake; nil discards them.
+	Warn func(string)
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -86,6 +90,8 @@ type Gateway struct {
 	router *Router
 	cors   *cors
 	cache  *authCache
+	// warned holds the functions already warned about multiValueHeaders.
+	warned sync.Map
 }
 
 // New returns a Gateway for cfg.API.
@@ -98,6 +104,9 @@ func New(cfg Config) *Gateway {
 	}
 	if cfg.Log == nil {
 		cfg.Log = func(Entry) {}
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = func(string) {}
 	}
 	return &Gateway{
 		cfg:    cfg,
@@ -257,12 +266,25 @@ func (g *Gateway) integrate(ctx context.Context, function string, ev events.APIG
 		entry.Err = err
 		return errorResponse(http.StatusInternalServerError)
 	}
-	resp, err := ParseResponse(answer)
+	resp, ignoredMulti, err := ParseResponse(answer)
 	if err != nil {
 		entry.Err = err
 		return errorResponse(http.StatusInternalServerError)
 	}
+	if ignoredMulti {
+		g.warnMultiValueHeaders(function)
+	}
 	return resp
+}
+
+// warnMultiValueHeaders says, once per function, that the function's
+// multiValueHeaders were ignored.
+func (g *Gateway) warnMultiValueHeaders(function string) {
+	if _, seen := g.warned.LoadOrStore(function, true); seen {
+		return
+	}
+	g.cfg.Warn(function + " answered multiValueHeaders, which payload format 2.0 does not have: API Gateway ignores them, " +
+		"and so does the local API (use headers, with repeated values joined by commas, and cookies for Set-Cookie)")
 }
 
 // newRequestID makes an id shaped like API Gateway's (for example

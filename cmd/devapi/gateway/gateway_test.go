@@ -311,3 +311,34 @@ func TestIAMPolicyDecision(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiValueHeadersWarnOnce checks that a function answering
+// multiValueHeaders gets them ignored, as in AWS, and one warning that
+// names it however often it answers so.
+func TestMultiValueHeadersWarnOnce(t *testing.T) {
+	t.Parallel()
+	answer := []byte(`{"statusCode":200,"multiValueHeaders":{"X-M":["1","2"]},"body":"ok"}`)
+	inv := &fakeInvoker{calls: map[string]int{}, fns: map[string]func(context.Context, []byte) ([]byte, error){
+		"Multi": func(context.Context, []byte) ([]byte, error) { return answer, nil },
+	}}
+	var mu sync.Mutex
+	var warnings []string
+	gw := New(Config{
+		API:     &apispec.API{Routes: []apispec.Route{{Method: "GET", Path: "/multi", Function: "Multi"}}},
+		Invoker: inv,
+		Warn:    func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() },
+	})
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	for range 3 {
+		resp, body := gatewaytest.Call(t, "GET", srv.URL+"/multi", nil)
+		if resp.StatusCode != 200 || body != "ok" || resp.Header.Values("X-M") != nil {
+			t.Errorf("got %d %q with X-M %q, want 200 ok without X-M", resp.StatusCode, body, resp.Header.Values("X-M"))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "Multi answered multiValueHeaders") {
+		t.Errorf("warnings %q, want one naming the function", warnings)
+	}
+}

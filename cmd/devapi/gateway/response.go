@@ -27,14 +27,20 @@ var hopHeaders = map[string]bool{
 // response. An answer that is JSON without a statusCode is the body itself:
 // 200, application/json. An error means the answer is malformed, which API
 // Gateway reports as 500.
-func ParseResponse(payload []byte) (Response, error) {
+//
+// Format 2.0 has no multiValueHeaders (format 1.0 does): API Gateway
+// ignores them, and so does ParseResponse, reporting it with ignoredMulti
+// so that the mistake can be pointed out. aws-lambda-go's
+// APIGatewayV2HTTPResponse always sends the field, so null or {} is not
+// reported.
+func ParseResponse(payload []byte) (resp Response, ignoredMulti bool, err error) {
 	payload = bytes.TrimSpace(payload)
 	if !json.Valid(payload) {
-		return Response{}, errors.New("the function's answer is not JSON")
+		return Response{}, false, errors.New("the function's answer is not JSON")
 	}
 	var probe map[string]json.RawMessage
 	if json.Unmarshal(payload, &probe) != nil || probe["statusCode"] == nil {
-		return bareResponse(payload), nil
+		return bareResponse(payload), false, nil
 	}
 	var out struct {
 		StatusCode        int                 `json:"statusCode"`
@@ -45,19 +51,14 @@ func ParseResponse(payload []byte) (Response, error) {
 		Cookies           []string            `json:"cookies"`
 	}
 	if err := json.Unmarshal(payload, &out); err != nil {
-		return Response{}, fmt.Errorf("the function's answer is malformed: %w", err)
+		return Response{}, false, fmt.Errorf("the function's answer is malformed: %w", err)
 	}
 	if out.StatusCode < 100 || out.StatusCode > 599 {
-		return Response{}, fmt.Errorf("the function's answer has statusCode %d", out.StatusCode)
+		return Response{}, false, fmt.Errorf("the function's answer has statusCode %d", out.StatusCode)
 	}
-	resp := Response{Status: out.StatusCode, Header: http.Header{}}
+	resp = Response{Status: out.StatusCode, Header: http.Header{}}
 	for name, value := range out.Headers {
 		resp.Header.Add(name, value)
-	}
-	for name, values := range out.MultiValueHeaders {
-		for _, v := range values {
-			resp.Header.Add(name, v)
-		}
 	}
 	for name := range resp.Header {
 		if hopHeaders[name] {
@@ -71,7 +72,7 @@ func ParseResponse(payload []byte) (Response, error) {
 		if out.IsBase64Encoded {
 			body, err := base64.StdEncoding.DecodeString(*out.Body)
 			if err != nil {
-				return Response{}, errors.New("the function's answer has isBase64Encoded but its body is not base64")
+				return Response{}, false, errors.New("the function's answer has isBase64Encoded but its body is not base64")
 			}
 			resp.Body = body
 		} else {
@@ -83,7 +84,7 @@ func ParseResponse(payload []byte) (Response, error) {
 	if resp.Header.Get("Content-Type") == "" && len(resp.Body) > 0 {
 		resp.Header.Set("Content-Type", "text/plain; charset=utf-8")
 	}
-	return resp, nil
+	return resp, len(out.MultiValueHeaders) > 0, nil
 }
 
 // bareResponse is the inferred response for JSON without a statusCode. A
