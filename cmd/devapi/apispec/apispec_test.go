@@ -217,3 +217,43 @@ func TestProjectTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizerCacheTTL checks ReauthorizeEvery: seconds when set, 0 to
+// turn caching off, and API Gateway's default of 300 when an identity source
+// is set without it.
+func TestAuthorizerCacheTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		identity string
+		want     time.Duration
+	}{
+		{"{Headers: [Authorization], ReauthorizeEvery: 45}", 45 * time.Second},
+		{"{Headers: [Authorization], ReauthorizeEvery: 0}", 0},
+		{"{Headers: [Authorization]}", 300 * time.Second},
+	}
+	for _, tc := range tests {
+		api, err := Parse([]byte(base + `
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: A
+        Authorizers:
+          A:
+            FunctionArn: !GetAtt AuthorizerFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            Identity: ` + tc.identity + `
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        E: {Type: HttpApi, Properties: {Path: /a, Method: GET}}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := api.Routes[0].Authorizer.TTL; got != tc.want {
+			t.Errorf("Identity %s: TTL %s, want %s", tc.identity, got, tc.want)
+		}
+	}
+}

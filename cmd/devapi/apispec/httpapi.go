@@ -62,6 +62,10 @@ type authorizerSpec struct {
 	}
 }
 
+// defaultAuthorizerTTL is API Gateway's authorizerResultTtlInSeconds when
+// an authorizer with an identity source does not set one.
+const defaultAuthorizerTTL = 300
+
 // readAuth reads the API's Lambda authorizers and its default one.
 func readAuth(auth *serverless.HttpApi_HttpApiAuth, fns map[string]*Function) (map[string]*Authorizer, *Authorizer, error) {
 	out := map[string]*Authorizer{}
@@ -123,8 +127,9 @@ func newAuthorizer(name string, spec authorizerSpec, fns map[string]*Function) (
 			a.IdentitySources = append(a.IdentitySources, "$stageVariables."+s)
 		}
 		// Without ReauthorizeEvery SAM sets no TTL, and API Gateway's
-		// authorizerResultTtlInSeconds then disables caching.
-		ttl, err := parseInt(id.ReauthorizeEvery, 0)
+		// authorizerResultTtlInSeconds then takes its default, 300; an
+		// explicit 0 turns caching off.
+		ttl, err := parseInt(id.ReauthorizeEvery, defaultAuthorizerTTL)
 		if err != nil || ttl < 0 || ttl > 3600 {
 			return nil, fmt.Errorf("Identity.ReauthorizeEvery must be a number of seconds from 0 to 3600")
 		}
