@@ -107,27 +107,41 @@ func dotenv(path string) (map[string]string, error) {
 	return values, nil
 }
 
-// functionEnv is a function's environment: the template's variables, then
-// the .env file's, then the process environment's values for any of those
-// names, then the overrides of the stand-in mode.
-func functionEnv(template, dotenv, overrides map[string]string, getenv func(string) (string, bool)) map[string]string {
+// functionEnv is a function's environment. As under SAM local and in
+// Lambda, it holds only the names that the function's template environment
+// declares (Globals and its own): each takes the template's value, else the
+// .env file's, else the process environment's. Neither adds a name, so a
+// secret in .env reaches only the functions that declare it.
+//
+// standIn holds the stand-in mode's values, which follow the same rule,
+// since a function without CLERK_SECRET_KEY or ADMIN_ORG_ID in the template
+// has none in AWS and must not seem to work locally, except for the names
+// in standInEverywhere.
+func functionEnv(template, dotenv, standIn map[string]string, getenv func(string) (string, bool)) map[string]string {
 	env := map[string]string{}
 	for k, v := range template {
 		env[k] = v
-	}
-	for k, v := range dotenv {
-		env[k] = v
-	}
-	for k := range env {
+		if v, ok := dotenv[k]; ok {
+			env[k] = v
+		}
 		if v, ok := getenv(k); ok {
 			env[k] = v
 		}
 	}
-	for k, v := range overrides {
-		env[k] = v
+	for k, v := range standIn {
+		if _, declared := template[k]; declared || standInEverywhere[k] {
+			env[k] = v
+		}
 	}
 	return env
 }
+
+// standInEverywhere are the stand-in's values that every function gets,
+// declared or not. CLERK_API_URL says where Clerk is, and holds no secret:
+// a function that does not declare it calls the real Backend API's default
+// URL, and locally the stand-in stands in for that, so such a function
+// never sends the stand-in's key to api.clerk.com.
+var standInEverywhere = map[string]bool{"CLERK_API_URL": true}
 
 // setting is a value from the process environment, else from .env.
 func setting(name string, dotenv map[string]string, getenv func(string) (string, bool)) string {

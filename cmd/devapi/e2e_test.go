@@ -24,6 +24,14 @@ import (
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	s, log := startProject(t)
+	// Only the functions whose template environment declares the secret
+	// key get one, the stand-in's included, as in AWS.
+	for name, f := range s.fns {
+		_, declared := f.spec.Env["CLERK_SECRET_KEY"]
+		if got, ok := f.env["CLERK_SECRET_KEY"]; ok != declared || declared && got != s.standIn.fake.SecretKey() {
+			t.Errorf("%s: CLERK_SECRET_KEY set %v, declared in the template %v", name, ok, declared)
+		}
+	}
 	user, _, err := s.standIn.mint(userID, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -18,14 +18,42 @@ import (
 
 func TestFunctionEnvPrecedence(t *testing.T) {
 	t.Parallel()
-	template := map[string]string{"A": "template", "B": "template", "C": "template", "CLERK_SECRET_KEY": ""}
 	dotenv := map[string]string{"B": "dotenv", "D": "dotenv", "CLERK_SECRET_KEY": "sk_test_from_dotenv"}
 	process := map[string]string{"C": "process", "D": "process", "HOME": "/home/dev"}
 	getenv := func(k string) (string, bool) { v, ok := process[k]; return v, ok }
-	got := functionEnv(template, dotenv, map[string]string{"A": "override"}, getenv)
-	want := map[string]string{"A": "override", "B": "dotenv", "C": "process", "D": "process", "CLERK_SECRET_KEY": "sk_test_from_dotenv"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("functionEnv = %v, want %v (the process environment only overrides names the template or .env declare)", got, want)
+	standIn := map[string]string{"A": "stand-in", "CLERK_SECRET_KEY": "sk_test_stand_in", "CLERK_API_URL": "http://127.0.0.1:1/v1"}
+	tests := []struct {
+		name              string
+		template, standIn map[string]string
+		want              map[string]string
+	}{
+		{
+			"declares the secret key",
+			map[string]string{"A": "template", "B": "template", "C": "template", "CLERK_SECRET_KEY": ""}, nil,
+			map[string]string{"A": "template", "B": "dotenv", "C": "process", "CLERK_SECRET_KEY": "sk_test_from_dotenv"},
+		},
+		{
+			"declares no secret key",
+			map[string]string{"A": "template", "B": "template"}, nil,
+			map[string]string{"A": "template", "B": "dotenv"},
+		},
+		{
+			"stand-in, declares the secret key",
+			map[string]string{"A": "template", "CLERK_SECRET_KEY": ""}, standIn,
+			map[string]string{"A": "stand-in", "CLERK_SECRET_KEY": "sk_test_stand_in", "CLERK_API_URL": "http://127.0.0.1:1/v1"},
+		},
+		{
+			"stand-in, declares nothing",
+			map[string]string{}, standIn,
+			map[string]string{"CLERK_API_URL": "http://127.0.0.1:1/v1"},
+		},
+	}
+	for _, tc := range tests {
+		got := functionEnv(tc.template, dotenv, tc.standIn, getenv)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: functionEnv = %v, want %v (.env, the process environment and the stand-in only set names the template declares, CLERK_API_URL aside)",
+				tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -105,19 +105,19 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 	s.http = &http.Server{ReadHeaderTimeout: 10 * time.Second}
 	s.siteOrigins = siteOrigins(siteLn.Addr())
 	s.localOrigins = s.siteOrigins
-	var overrides map[string]string
+	var standInEnv map[string]string
 	if setting("CLERK_SECRET_KEY", settings, cfg.Getenv) == "" {
 		if s.standIn, err = startStandIn(cfg.CacheDir, s.siteOrigins); err != nil {
 			return nil, err
 		}
-		overrides = s.standIn.env()
+		standInEnv = s.standIn.env()
 		s.localOrigins = appendNew([]string{devOrigin}, s.siteOrigins...)
 	}
 	s.acceptLocalOrigins()
 	if err := s.startSite(siteLn, settings); err != nil {
 		return nil, err
 	}
-	if err := s.prepareFunctions(settings, overrides); err != nil {
+	if err := s.prepareFunctions(settings, standInEnv); err != nil {
 		return nil, err
 	}
 	if err := s.buildAll(ctx); err != nil {
@@ -188,7 +188,7 @@ func (s *devServer) acceptLocalOrigins() {
 
 // prepareFunctions finds the functions the routes and the authorizer use,
 // and their environments.
-func (s *devServer) prepareFunctions(settings, overrides map[string]string) error {
+func (s *devServer) prepareFunctions(settings, standInEnv map[string]string) error {
 	names := map[string]bool{}
 	for _, r := range s.api.Routes {
 		names[r.Function] = true
@@ -210,7 +210,7 @@ func (s *devServer) prepareFunctions(settings, overrides map[string]string) erro
 		if st, err := os.Stat(filepath.Join(s.cfg.Root, dir)); err != nil || !st.IsDir() {
 			return fmt.Errorf("%s: its code folder %s does not exist", name, dir)
 		}
-		env := functionEnv(spec.Env, settings, overrides, s.cfg.Getenv)
+		env := functionEnv(spec.Env, settings, standInEnv, s.cfg.Getenv)
 		// An empty list accepts any azp, so only a list is extended.
 		if parties := env["CLERK_AUTHORIZED_PARTIES"]; strings.TrimSpace(parties) != "" {
 			env["CLERK_AUTHORIZED_PARTIES"] = withItems(parties, s.localOrigins)

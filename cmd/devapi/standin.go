@@ -96,8 +96,10 @@ func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 	return s, nil
 }
 
-// env is what every function gets in stand-in mode: the stand-in's Backend
-// API, secret key and issuer, in place of a real instance's.
+// env is what the functions get in stand-in mode: the stand-in's Backend
+// API, secret key and issuer, in place of a real instance's. Each value
+// replaces the template's where a function declares the name (CLERK_API_URL
+// goes to every function); see functionEnv.
 func (s *standIn) env() map[string]string {
 	return map[string]string{
 		"CLERK_API_URL":         s.fake.URL(),
