@@ -34,13 +34,13 @@ func isPreflight(r *http.Request) bool {
 // is not (the browser then refuses the real request).
 func (c *cors) preflight(r *http.Request) Response {
 	resp := Response{Status: http.StatusNoContent, Header: http.Header{}}
+	varyByOrigin(resp.Header)
 	allowed, ok := c.allowOrigin(r.Header.Get("Origin"))
 	if !ok {
 		return resp
 	}
 	h := resp.Header
 	h.Set("Access-Control-Allow-Origin", allowed)
-	h.Add("Vary", "Origin")
 	if len(c.cfg.AllowMethods) > 0 {
 		h.Set("Access-Control-Allow-Methods", strings.Join(c.cfg.AllowMethods, ","))
 	}
@@ -63,18 +63,34 @@ func (c *cors) decorate(r *http.Request, h http.Header) {
 			h.Del(name)
 		}
 	}
+	varyByOrigin(h)
 	allowed, ok := c.allowOrigin(r.Header.Get("Origin"))
 	if !ok {
 		return
 	}
 	h.Set("Access-Control-Allow-Origin", allowed)
-	h.Add("Vary", "Origin")
 	if len(c.cfg.ExposeHeaders) > 0 {
 		h.Set("Access-Control-Expose-Headers", strings.ToLower(strings.Join(c.cfg.ExposeHeaders, ",")))
 	}
 	if c.cfg.AllowCredentials {
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
+}
+
+// varyByOrigin adds Origin to the Vary header, unless it is there. Every
+// answer of an API with CORS gets it, whatever the request's origin: the
+// CORS headers differ by Origin, so a cache between the browser and the API
+// must not give one origin's answer to another (an answer without
+// Access-Control-Allow-Origin to the allowed origin, for one).
+func varyByOrigin(h http.Header) {
+	for _, v := range h.Values("Vary") {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name == "*" || strings.EqualFold(name, "Origin") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Origin")
 }
 
 // allowOrigin returns the Access-Control-Allow-Origin value for origin: "*"

@@ -342,3 +342,61 @@ func TestMultiValueHeadersWarnOnce(t *testing.T) {
 		t.Errorf("warnings %q, want one naming the function", warnings)
 	}
 }
+
+// TestVaryOrigin checks that every answer of an API with CORS says that it
+// varies by Origin, whether the origin is allowed, refused or absent, and
+// that an API without CORS adds nothing.
+func TestVaryOrigin(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0)
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+	}{
+		{"allowed origin", "GET", "/public", map[string]string{"Origin": "http://localhost:5173"}},
+		{"refused origin", "GET", "/public", map[string]string{"Origin": "https://evil.example"}},
+		{"no origin", "GET", "/public", nil},
+		{"no route", "GET", "/nowhere", map[string]string{"Origin": "https://evil.example"}},
+		{"no token", "GET", "/private", nil},
+		{"preflight from a refused origin", "OPTIONS", "/private", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}},
+		{"preflight from the allowed origin", "OPTIONS", "/private", map[string]string{"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"}},
+	}
+	for _, tc := range tests {
+		resp, _ := f.do(t, tc.method, tc.path, tc.header)
+		<-f.logs
+		if got := resp.Header.Values("Vary"); len(got) != 1 || got[0] != "Origin" {
+			t.Errorf("%s: Vary %q, want Origin once", tc.name, got)
+		}
+	}
+
+	plain := httptest.NewServer(New(Config{
+		API:     &apispec.API{Routes: []apispec.Route{{Method: "GET", Path: "/public", Function: "Echo"}}},
+		Invoker: f.invoker,
+	}))
+	t.Cleanup(plain.Close)
+	resp, _ := gatewaytest.Call(t, "GET", plain.URL+"/public", map[string]string{"Origin": "https://evil.example"})
+	if got := resp.Header.Values("Vary"); got != nil {
+		t.Errorf("an API without CORS answered with Vary %q, want none", got)
+	}
+}
+
+// TestVaryByOriginKeepsOthers checks that Origin joins the Vary values a
+// function set, once.
+func TestVaryByOriginKeepsOthers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ have, want []string }{
+		{nil, []string{"Origin"}},
+		{[]string{"Accept-Encoding"}, []string{"Accept-Encoding", "Origin"}},
+		{[]string{"Accept-Encoding, origin"}, []string{"Accept-Encoding, origin"}},
+		{[]string{"*"}, []string{"*"}},
+	} {
+		h := http.Header{}
+		for _, v := range tc.have {
+			h.Add("Vary", v)
+		}
+		varyByOrigin(h)
+		if got := h.Values("Vary"); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("Vary %q becomes %q, want %q", tc.have, got, tc.want)
+		}
+	}
+}
