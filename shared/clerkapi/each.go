@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/clerk/clerk-sdk-go/v2"
 )
@@ -13,8 +14,14 @@ import (
 const pageSize = 500
 
 // EachUser calls fn with every user, oldest first, each exactly once, one
-// request per page of 500 and no request for the count. It stops at the
-// first error from fn, which it returns as is, or when ctx ends.
+// request per page of up to 500 and no request for the count. The walk ends
+// at the first page that brings no new user, so it costs one request more
+// than the pages hold, and a server that answers with fewer users than asked
+// for cannot end it early. It stops at the first error from fn, which it
+// returns as is, or when ctx ends, and fails rather than loop when a page
+// brings only users it has already seen. So that a steady stream of
+// sign-ups cannot keep it going, it also ends at a short page whose new
+// users were all created after the walk began.
 //
 // Paging by offset would skip users: deleting a user from an earlier page
 // shifts every later one back by one, so the next offset steps over a user
@@ -37,6 +44,7 @@ func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error
 		started bool
 		mark    int64           // created_at of the newest user passed to fn
 		atMark  map[string]bool // ids passed to fn that were created at mark
+		begun   = time.Now().UnixMilli()
 	)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -53,6 +61,7 @@ func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error
 		if err != nil {
 			return err
 		}
+		fresh, oldest := 0, int64(0) // new users on this page, and the first one's created_at
 		for _, u := range page {
 			if started && (u.CreatedAt < mark || (u.CreatedAt == mark && atMark[u.ID])) {
 				continue // seen on an earlier page
@@ -61,12 +70,31 @@ func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error
 				started, mark, atMark = true, u.CreatedAt, map[string]bool{}
 			}
 			atMark[u.ID] = true
+			if fresh++; fresh == 1 {
+				oldest = u.CreatedAt
+			}
 			if err := fn(u); err != nil {
 				return err
 			}
 		}
-		if len(page) < pageSize {
-			return nil
+		if fresh == 0 {
+			return endOfWalk(len(page), mark)
+		}
+		if len(page) < pageSize && oldest > begun {
+			return nil // caught up: everything new on this short page was created during the walk
 		}
 	}
+}
+
+// endOfWalk decides what a page that brought no new user means. The walk
+// ends there: a short page alone proves nothing, since a server may return
+// fewer users than asked for. A page of at most one user (the boundary user
+// seen on the page before) is the end; a longer page of users already seen
+// means the server did not honour the cursor, and asking again would get the
+// same page forever.
+func endOfWalk(pageLen int, mark int64) error {
+	if pageLen <= 1 {
+		return nil
+	}
+	return fmt.Errorf("clerkapi: list users: the Backend API did not advance past created_at %d: a page of %d users held none not seen before", mark, pageLen)
 }

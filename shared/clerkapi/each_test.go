@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,11 +67,12 @@ func TestEachUserVisitsTenThousandUsersOnce(t *testing.T) {
 		}
 	}
 	// 10,000 users fill pages of 500: each page after the first starts with
-	// the last user of the one before, so 20 pages hold 9,981 users; the
-	// 21st holds the last 19 and, being short, shows the end. No request
-	// ever asks for the count.
-	if got := s.Requests("/v1/users"); got != 21 {
-		t.Errorf("%d list requests, want 21", got)
+	// the last user of the one before, so 20 pages hold 9,981 users and the
+	// 21st the last 19. A short page is not taken as the end (a server may
+	// return fewer than asked for), so a 22nd, holding only the boundary
+	// user, shows it. No request ever asks for the count.
+	if got := s.Requests("/v1/users"); got != 22 {
+		t.Errorf("%d list requests, want 22", got)
 	}
 	if got := s.Requests("/v1/users/count"); got != 0 {
 		t.Errorf("%d count requests, want none", got)
@@ -280,5 +285,63 @@ func TestEachUserRetriesPages(t *testing.T) {
 	}
 	if got := w.all(); len(got) != 3 || got[0] != 2*time.Second {
 		t.Errorf("waits %v, want Retry-After's 2s then two backoffs", got)
+	}
+}
+
+// limitTo serves the stand-in's API but answers every list with at most n
+// users, whatever limit was asked for, as Clerk has been seen to do.
+func limitTo(t *testing.T, s *clerkfake.Server, n int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		q.Set("limit", strconv.Itoa(n))
+		r.URL.RawQuery = q.Encode()
+		s.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestEachUserReadsPastShortPages(t *testing.T) {
+	t.Parallel()
+	s := clerkfaketest.Start(t, clerkfake.Config{})
+	s.SeedUsers(95)
+	srv := limitTo(t, s, 10)
+	c := client(t, s, func(cfg *clerkapi.Config) { cfg.URL = srv.URL + "/v1" })
+
+	order, _ := visits(t, c, nil)
+	if want := userIDs(s.Users()); !slices.Equal(order, want) {
+		t.Errorf("visited %d users, want all %d in creation order", len(order), len(want))
+	}
+}
+
+func TestEachUserFailsWhenTheCursorDoesNotAdvance(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	// A server that ignores created_at_after and offset answers every page
+	// with the same 500 users.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		page := make([]map[string]any, 500)
+		for i := range page {
+			page[i] = map[string]any{"object": "user", "id": fmt.Sprintf("user_%03d", i), "created_at": 1000}
+		}
+		_ = json.NewEncoder(w).Encode(page)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := clerkapi.New(clerkapi.Config{
+		SecretKey: func(context.Context) (string, error) { return "sk_test_x", nil },
+		URL:       srv.URL + "/v1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n := 0
+	err = c.EachUser(context.Background(), func(*clerk.User) error { n++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "did not advance past created_at 1000") {
+		t.Errorf("err %v, want one saying the cursor did not advance", err)
+	}
+	if n != 500 || requests.Load() != 2 {
+		t.Errorf("%d users in %d requests, want 500 in 2", n, requests.Load())
 	}
 }
