@@ -10,6 +10,7 @@ package clerkapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -207,10 +208,29 @@ func (c *Client) CountUsers(ctx context.Context, query string) (int64, error) {
 	return n, err
 }
 
-// listPage sends GET /users with q through the SDK backend and decodes the
-// plain JSON array Clerk answers with.
+// listPage sends GET /users with q and decodes each user of the page.
 func (c *Client) listPage(ctx context.Context, q url.Values) ([]*clerk.User, error) {
-	var page userPage
+	raw, err := c.listRawPage(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	page := make([]*clerk.User, 0, len(raw))
+	for _, r := range raw {
+		var u *clerk.User
+		if err := json.Unmarshal(r, &u); err != nil {
+			return nil, fmt.Errorf("clerkapi: list users: decode user: %w", err)
+		}
+		if u != nil {
+			page = append(page, u)
+		}
+	}
+	return page, nil
+}
+
+// listRawPage sends GET /users with q through the SDK backend and returns
+// the users of the plain JSON array Clerk answers with, undecoded.
+func (c *Client) listRawPage(ctx context.Context, q url.Values) ([]json.RawMessage, error) {
+	var page rawPage
 	err := c.call(ctx, "list users", func(ctx context.Context, b clerk.BackendConfig) error {
 		page = nil
 		req := clerk.NewAPIRequest(http.MethodGet, "/users")
@@ -220,17 +240,14 @@ func (c *Client) listPage(ctx context.Context, q url.Values) ([]*clerk.User, err
 	if err != nil {
 		return nil, err
 	}
-	if page == nil {
-		page = userPage{}
-	}
 	return page, nil
 }
 
-// userPage is the body of GET /users, a JSON array of users.
-type userPage []*clerk.User
+// rawPage is the body of GET /users, a JSON array of users.
+type rawPage []json.RawMessage
 
 // Read satisfies clerk.ResponseReader; a page keeps no response metadata.
-func (*userPage) Read(*clerk.APIResponse) {}
+func (*rawPage) Read(*clerk.APIResponse) {}
 
 // queryParams hands ready query values to the SDK, which sends them as the
 // query string of a GET.

@@ -1,7 +1,10 @@
 package clerkapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -40,6 +43,20 @@ const pageSize = 500
 // and if two or more users of a boundary millisecond are deleted between two
 // pages, users of that same millisecond may be.
 func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error {
+	return c.EachRawUser(ctx, func(raw json.RawMessage) error {
+		var u clerk.User
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return fmt.Errorf("clerkapi: list users: decode user: %w", err)
+		}
+		return fn(&u)
+	})
+}
+
+// EachRawUser walks the users as EachUser does, but passes each user as the
+// JSON object the Backend API returned, every field kept, including those
+// clerk-sdk-go's User does not have. fn must not keep raw after it returns.
+// A null entry in a page is skipped.
+func (c *Client) EachRawUser(ctx context.Context, fn func(raw json.RawMessage) error) error {
 	var (
 		started bool
 		mark    int64           // created_at of the newest user passed to fn
@@ -57,12 +74,19 @@ func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error
 				q.Set("offset", strconv.Itoa(skip))
 			}
 		}
-		page, err := c.listPage(ctx, q)
+		page, err := c.listRawPage(ctx, q)
 		if err != nil {
 			return err
 		}
 		fresh, oldest := 0, int64(0) // new users on this page, and the first one's created_at
-		for _, u := range page {
+		for _, raw := range page {
+			u, ok, err := walkKey(raw)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
 			if started && (u.CreatedAt < mark || (u.CreatedAt == mark && atMark[u.ID])) {
 				continue // seen on an earlier page
 			}
@@ -73,7 +97,7 @@ func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error
 			if fresh++; fresh == 1 {
 				oldest = u.CreatedAt
 			}
-			if err := fn(u); err != nil {
+			if err := fn(raw); err != nil {
 				return err
 			}
 		}
@@ -97,4 +121,25 @@ func endOfWalk(pageLen int, mark int64) error {
 		return nil
 	}
 	return fmt.Errorf("clerkapi: list users: the Backend API did not advance past created_at %d: a page of %d users held none not seen before", mark, pageLen)
+}
+
+// userKey is what the walk reads of each user.
+type userKey struct {
+	ID        string `json:"id"`
+	CreatedAt int64  `json:"created_at"`
+}
+
+// walkKey reads the id and creation time of one entry of a page; ok is
+// false for a null entry, which the walk skips.
+func walkKey(raw json.RawMessage) (k userKey, ok bool, err error) {
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return k, false, nil
+	}
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return k, false, fmt.Errorf("clerkapi: list users: decode user: %w", err)
+	}
+	if k.ID == "" {
+		return k, false, errors.New("clerkapi: list users: a user without an id")
+	}
+	return k, true, nil
 }

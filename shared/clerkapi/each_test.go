@@ -345,3 +345,36 @@ func TestEachUserFailsWhenTheCursorDoesNotAdvance(t *testing.T) {
 		t.Errorf("%d users in %d requests, want 500 in 2", n, requests.Load())
 	}
 }
+
+// pages serves the given list bodies in turn, the last one from then on.
+func pages(t *testing.T, bodies ...string) *clerkapi.Client {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := min(int(n.Add(1))-1, len(bodies)-1)
+		_, _ = w.Write([]byte(bodies[i]))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := clerkapi.New(clerkapi.Config{
+		SecretKey: func(context.Context) (string, error) { return "sk_test_x", nil },
+		URL:       srv.URL + "/v1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEachRawUserPassesUsersAsReturned(t *testing.T) {
+	t.Parallel()
+	first := `{"object":"user","id":"user_1","created_at":5,"passkeys":[],"locale":"fr-FR"}`
+	c := pages(t, `[null, `+first+`]`, `[`+first+`]`)
+	var got []string
+	err := c.EachRawUser(context.Background(), func(raw json.RawMessage) error {
+		got = append(got, string(raw))
+		return nil
+	})
+	if err != nil || !slices.Equal(got, []string{first}) {
+		t.Errorf("EachRawUser: %v, users %q; want only %s, as sent, the null skipped", err, got, first)
+	}
+}

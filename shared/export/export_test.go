@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,23 +152,32 @@ func TestRunExportsTenThousandUsersOnce(t *testing.T) {
 	tg.checkExport(t, m, exporttest.IDs(fake))
 }
 
+// userJSON is u as the Backend API would send it.
+func userJSON(u *clerk.User) json.RawMessage {
+	b, err := json.Marshal(u)
+	if err != nil {
+		panic(err) // a clerk.User always encodes
+	}
+	return b
+}
+
 // bulkyUsers is a source of users whose metadata barely compresses: 8 KiB
 // of base64 noise each, Clerk's limit, so 900 of them fill more than one
 // 5 MiB part.
 type bulkyUsers int
 
-func (n bulkyUsers) EachUser(ctx context.Context, fn func(*clerk.User) error) error {
+func (n bulkyUsers) EachRawUser(ctx context.Context, fn func(json.RawMessage) error) error {
 	noise := make([]byte, 6<<10)
 	for i := range int(n) {
 		_, _ = rand.Read(noise)
-		err := fn(&clerk.User{
+		err := fn(userJSON(&clerk.User{
 			Object:         "user",
 			ID:             n.id(i),
 			EmailAddresses: []*clerk.EmailAddress{{Object: "email_address", ID: fmt.Sprintf("idn_bulky%05d", i), EmailAddress: fmt.Sprintf("bulky%d@example.com", i)}},
 			PublicMetadata: []byte(`{"notes":"` + base64.StdEncoding.EncodeToString(noise) + `"}`),
 			CreatedAt:      1764170000000 + int64(i),
 			UpdatedAt:      1764170000000 + int64(i),
-		})
+		}))
 		if err != nil {
 			return err
 		}

@@ -2,20 +2,20 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
-
-	"github.com/clerk/clerk-sdk-go/v2"
 )
 
 // Users is where an export reads the users from. *clerkapi.Client is one:
-// EachUser calls fn once for every user, page by page, in creation order.
+// EachRawUser calls fn once for every user, page by page, in creation order,
+// with the user's JSON object exactly as the Backend API returned it.
 type Users interface {
-	EachUser(ctx context.Context, fn func(*clerk.User) error) error
+	EachRawUser(ctx context.Context, fn func(raw json.RawMessage) error) error
 }
 
 // bufferSize is the buffer between the gzip writer and w, so w sees few,
@@ -23,7 +23,8 @@ type Users interface {
 const bufferSize = 64 << 10
 
 // Write streams every user of src to w as gzip-compressed JSON lines, one
-// user per line, and returns how many users it wrote. onUser, when not nil,
+// user per line, each the user's JSON from the Backend API with every field
+// it had (compacted onto one line, nothing decoded or re-encoded), and returns how many users it wrote. onUser, when not nil,
 // is called after each user with the count so far (for progress display).
 //
 // Nothing is held but the page being read: memory stays flat however many
@@ -35,12 +36,18 @@ func Write(ctx context.Context, src Users, w io.Writer, onUser func(n int64)) (i
 	if err != nil {
 		return 0, err
 	}
-	enc := json.NewEncoder(zw)
-	enc.SetEscapeHTML(false)
-	var n int64
-	err = src.EachUser(ctx, func(u *clerk.User) error {
-		if err := enc.Encode(u); err != nil {
-			return fmt.Errorf("write user %s: %w", u.ID, err)
+	var (
+		n    int64
+		line bytes.Buffer
+	)
+	err = src.EachRawUser(ctx, func(raw json.RawMessage) error {
+		line.Reset()
+		if err := json.Compact(&line, raw); err != nil {
+			return fmt.Errorf("user %s of the Backend API is not JSON: %w", thousands(n+1), err)
+		}
+		line.WriteByte('\n')
+		if _, err := zw.Write(line.Bytes()); err != nil {
+			return fmt.Errorf("write user %s: %w", thousands(n+1), err)
 		}
 		n++
 		if onUser != nil {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/clerk/clerk-sdk-go/v2"
 
+	"clerk-lambda/shared/clerkfake"
 	"clerk-lambda/shared/export/exporttest"
 )
 
@@ -19,9 +23,9 @@ type failingUsers struct {
 	err error
 }
 
-func (f failingUsers) EachUser(ctx context.Context, fn func(*clerk.User) error) error {
+func (f failingUsers) EachRawUser(ctx context.Context, fn func(json.RawMessage) error) error {
 	for i := range f.n {
-		if err := fn(&clerk.User{Object: "user", ID: bulkyUsers(0).id(i), CreatedAt: 1}); err != nil {
+		if err := fn(userJSON(&clerk.User{Object: "user", ID: bulkyUsers(0).id(i), CreatedAt: 1})); err != nil {
 			return err
 		}
 	}
@@ -58,6 +62,58 @@ func TestWriteAndReadRoundTrip(t *testing.T) {
 	})
 	if err != nil || i != len(want) {
 		t.Errorf("Read: %v after %d users; want %d users", err, i, len(want))
+	}
+}
+
+// apiUsers is the stand-in's answer to GET /users in creation order: each
+// user exactly as the Backend API returns it.
+func apiUsers(t *testing.T, fake *clerkfake.Server) []json.RawMessage {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, fake.URL()+"/users?limit=500&order_by=%2Bcreated_at", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+fake.SecretKey())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
+func TestWriteKeepsEveryFieldOfTheAPIUser(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 30)
+	var buf bytes.Buffer
+	if _, err := Write(context.Background(), exporttest.API(t, fake), &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	want := apiUsers(t, fake)
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d", len(lines), len(want))
+	}
+	for i, raw := range want {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			t.Fatal(err)
+		}
+		if lines[i] != compact.String() {
+			t.Errorf("line %d is\n%s\nwant the Backend API's user\n%s", i+1, lines[i], compact.String())
+		}
 	}
 }
 
