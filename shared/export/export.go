@@ -188,7 +188,13 @@ func runID(started time.Time) string {
 // with a multipart upload under ctx, and returns how many users it wrote and
 // the object's size and SHA-256. On failure the upload is aborted and the
 // count says how far the run got.
+//
+// The reading stops as soon as the upload fails: an S3 error cancels
+// readCtx at once, rather than surface only when the writer next fills the
+// pipe, which with a slow Backend API can be at the deadline, hiding it.
 func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (users, size int64, sum string, err error) {
+	readCtx, stopReading := context.WithCancelCause(readCtx)
+	defer stopReading(nil)
 	pr, pw := io.Pipe()
 	hash := sha256.New()
 	var counted countingWriter
@@ -203,7 +209,7 @@ func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (us
 		written <- result{n, err}
 	}()
 
-	tm := transfermanager.New(partNamer{cfg.S3}, func(o *transfermanager.Options) {
+	tm := transfermanager.New(watchedS3{cfg.S3, stopReading}, func(o *transfermanager.Options) {
 		o.PartSizeBytes = cfg.partSize
 		o.MultipartUploadThreshold = cfg.partSize
 		o.Concurrency = concurrency
@@ -215,6 +221,7 @@ func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (us
 		Body:        pr,
 		ContentType: aws.String("application/gzip"),
 	})
+	stopReading(errUploadStopped)
 	pr.CloseWithError(errUploadStopped)
 	w := <-written
 
@@ -287,15 +294,38 @@ func putManifest(ctx context.Context, cfg Config, key string, m Manifest) error 
 	return err
 }
 
-// partNamer names the part in the error of a failed UploadPart.
-type partNamer struct{ transfermanager.S3APIClient }
+// watchedS3 stops the reading of users (stop) as soon as a request of the
+// multipart upload fails, and names the part in the error of a failed
+// UploadPart.
+type watchedS3 struct {
+	transfermanager.S3APIClient
+	stop context.CancelCauseFunc
+}
 
-func (p partNamer) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
-	out, err := p.S3APIClient.UploadPart(ctx, in, opts...)
+func (w watchedS3) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	out, err := w.S3APIClient.CreateMultipartUpload(ctx, in, opts...)
+	return out, w.failed(err)
+}
+
+func (w watchedS3) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	out, err := w.S3APIClient.UploadPart(ctx, in, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("upload part %d: %w", aws.ToInt32(in.PartNumber), err)
+		return nil, w.failed(fmt.Errorf("upload part %d: %w", aws.ToInt32(in.PartNumber), err))
 	}
 	return out, nil
+}
+
+func (w watchedS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	out, err := w.S3APIClient.CompleteMultipartUpload(ctx, in, opts...)
+	return out, w.failed(err)
+}
+
+// failed stops the reading when err is not nil, and returns err.
+func (w watchedS3) failed(err error) error {
+	if err != nil {
+		w.stop(errUploadStopped)
+	}
+	return err
 }
 
 // countingWriter counts the bytes written through it.

@@ -185,6 +185,18 @@ func (n bulkyUsers) EachRawUser(ctx context.Context, fn func(json.RawMessage) er
 	return nil
 }
 
+// stalling passes the users of its source, then waits for the next page
+// until ctx ends, as a Backend API that has stopped answering would.
+type stalling struct{ Users }
+
+func (s stalling) EachRawUser(ctx context.Context, fn func(json.RawMessage) error) error {
+	if err := s.Users.EachRawUser(ctx, fn); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return context.Cause(ctx)
+}
+
 func (bulkyUsers) id(i int) string { return fmt.Sprintf("user_bulky%05d", i) }
 
 func (n bulkyUsers) ids() []string {
@@ -405,6 +417,24 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 				return err
 			},
 			wantErr: []string{"export stopped after ", " users: upload part ", "StatusCode: 500", "InternalError"},
+		},
+		{
+			name: "S3 fails the first part while Clerk is slow",
+			run: func(t *testing.T, _ *clerkfake.Server, tg target) error {
+				tg.cfg.S3 = failingS3(t, isPart)
+				// Parts larger than what reaches S3 before Clerk stalls: the
+				// second part is still being filled when the first fails.
+				tg.cfg.partSize = 48 << 10
+				tg.cfg.Margin = time.Second
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				_, err := Run(ctx, stalling{bulkyUsers(20)}, tg.cfg)
+				if errors.Is(err, ErrDeadline) {
+					t.Errorf("the run read on until its deadline after S3 had failed")
+				}
+				return err
+			},
+			wantErr: []string{"export stopped after ", " users: upload part 1: ", "StatusCode: 500", "InternalError"},
 		},
 		{
 			name: "Clerk keeps failing",
