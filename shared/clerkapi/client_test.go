@@ -451,6 +451,38 @@ func TestAnswersThatAreNotClerks(t *testing.T) {
 	}
 }
 
+func TestCutOffAnswersAreRetriedAndBadJSONIsNot(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		answer   func(http.ResponseWriter)
+		requests int
+		wantErr  string
+	}{
+		// The server promises 1,000 bytes and closes after 10.
+		{"body cut off", answer(http.StatusOK, "Content-Length", "1000", `[{"id":"us`), 2, ""},
+		{"body not JSON", answer(http.StatusOK, "Content-Type", "application/json", `[{"id":`), 1, "clerkapi: list users: decode response: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := clerkfaketest.Start(t, clerkfake.Config{})
+			s.SeedUsers(3)
+			srv := flaky(t, s, tc.answer)
+			c := client(t, s, func(cfg *clerkapi.Config) { cfg.URL = srv.URL + "/v1" })
+			page, err := c.ListUsers(context.Background(), clerkapi.ListParams{})
+			if tc.wantErr == "" && (err != nil || len(page) != 3) {
+				t.Errorf("ListUsers: %d users, %v; want the 3 users of the retry", len(page), err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)) {
+				t.Errorf("ListUsers: %v; want an error starting %q", err, tc.wantErr)
+			}
+			if got := s.Requests("/v1/users"); got != tc.requests-1 {
+				t.Errorf("%d requests reached the stand-in, want %d", got, tc.requests-1)
+			}
+		})
+	}
+}
+
 func TestErrorTextNeverCarriesTheKey(t *testing.T) {
 	t.Parallel()
 	s := clerkfaketest.Start(t, clerkfake.Config{})

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -85,7 +88,18 @@ func (c *Client) attempt(ctx context.Context, do func(context.Context, clerk.Bac
 	if ex.status == 0 { // no answer: the request failed on the network
 		return backoff, 0, redact(err, key)
 	}
+	if cutOff(err) { // an answer whose body stopped short: as much a network failure
+		return backoff, 0, fmt.Errorf("read response: %w", redact(err, key))
+	}
 	return final, 0, fmt.Errorf("decode response: %w", redact(err, key))
+}
+
+// cutOff reports whether err is a failure to read a response body to its
+// end (the connection closed early, reset or timed out), which another
+// attempt may not meet, as opposed to a body that was whole but not JSON.
+func cutOff(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &netErr)
 }
 
 // apiError builds the typed error from Clerk's error body when there was one,
