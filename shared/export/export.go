@@ -42,7 +42,8 @@ const (
 	// DefaultMargin is how long before its context's deadline a run stops.
 	DefaultMargin = 10 * time.Second
 	// abortTimeout bounds the abort of a failed upload, which runs on a
-	// fresh context so that it also happens when the run's was cancelled.
+	// fresh context so that it also happens when the run's was cancelled;
+	// a run with a deadline allows it an eighth of the margin at most.
 	abortTimeout = 30 * time.Second
 	// LatestName is the manifest's name under the prefix.
 	LatestName = "latest.json"
@@ -68,8 +69,9 @@ type Config struct {
 	// "https://example.clerk.accounts.dev".
 	Issuer string
 	// Margin is how long before ctx's deadline the run stops reading users;
-	// 0 = DefaultMargin. The margin is left for aborting or completing the
-	// upload and writing the manifest.
+	// 0 = DefaultMargin. The margin is left for completing the upload and
+	// writing the manifest, which must end half the margin before the
+	// deadline, and for aborting the upload when they do not.
 	Margin time.Duration
 	// Now is the clock for the run's timestamps and key; nil = time.Now.
 	Now func() time.Time
@@ -80,6 +82,8 @@ type Config struct {
 	// partSize overrides MinPartSize, only in this package's tests, so a
 	// few users make several parts.
 	partSize int64
+	// abortWithin bounds each abort of a failed upload; Run sets it.
+	abortWithin time.Duration
 }
 
 // Manifest describes a complete export. It is the content of latest.json.
@@ -107,11 +111,24 @@ func Run(ctx context.Context, src Users, cfg Config) (Manifest, error) {
 	if err != nil {
 		return Manifest{}, err
 	}
-	readCtx, cancel, err := beforeDeadline(ctx, cfg.Margin)
+	readCtx, cancelRead, err := beforeDeadline(ctx, cfg.Margin,
+		fmt.Errorf("%w (a run stops %s before its deadline, to abort cleanly)", ErrDeadline, cfg.Margin))
 	if err != nil {
 		return Manifest{}, fmt.Errorf("export not started: %w", err)
 	}
-	defer cancel()
+	defer cancelRead()
+	// The requests to S3 get half the margin: a stalled one then ends in
+	// time to abort the upload before the deadline (each of the two aborts,
+	// the transfer manager's and confirmAbort's, gets an eighth).
+	upCtx, cancelUp, err := beforeDeadline(ctx, cfg.Margin/2,
+		fmt.Errorf("%w (S3 did not answer in time; a run stops writing %s before its deadline, to abort cleanly)", ErrDeadline, cfg.Margin/2))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("export not started: %w", err)
+	}
+	defer cancelUp()
+	if _, ok := ctx.Deadline(); ok {
+		cfg.abortWithin = min(abortTimeout, cfg.Margin/8)
+	}
 
 	started := cfg.Now().UTC().Truncate(time.Millisecond)
 	m := Manifest{
@@ -119,12 +136,12 @@ func Run(ctx context.Context, src Users, cfg Config) (Manifest, error) {
 		Started: started,
 		Issuer:  cfg.Issuer,
 	}
-	if m.Users, m.Bytes, m.SHA256, err = upload(ctx, readCtx, src, cfg, m.Key); err != nil {
+	if m.Users, m.Bytes, m.SHA256, err = upload(upCtx, readCtx, src, cfg, m.Key); err != nil {
 		return Manifest{}, fmt.Errorf("export stopped after %s users: %w", thousands(m.Users), err)
 	}
 	m.Finished = cfg.Now().UTC().Truncate(time.Millisecond)
 	latest := prefix + "/" + LatestName
-	if err := putManifest(ctx, cfg, latest, m); err != nil {
+	if err := putManifest(upCtx, cfg, latest, m); err != nil {
 		return Manifest{}, fmt.Errorf("export of %s users is complete as %s, but %s was not updated: %w",
 			thousands(m.Users), m.Key, latest, err)
 	}
@@ -155,13 +172,14 @@ func (cfg *Config) check() (string, error) {
 	if cfg.partSize == 0 {
 		cfg.partSize = MinPartSize
 	}
+	cfg.abortWithin = abortTimeout
 	return prefix, nil
 }
 
-// beforeDeadline returns the context users are read under: ctx itself when
-// it has no deadline, else one that ends margin before ctx's deadline with
-// ErrDeadline as its cause. It fails when that moment has already passed.
-func beforeDeadline(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc, error) {
+// beforeDeadline returns ctx itself when it has no deadline, else a context
+// that ends margin before ctx's deadline with cause as its cause. It fails
+// when that moment has already passed.
+func beforeDeadline(ctx context.Context, margin time.Duration, cause error) (context.Context, context.CancelFunc, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return ctx, func() {}, nil
@@ -171,9 +189,8 @@ func beforeDeadline(ctx context.Context, margin time.Duration) (context.Context,
 		return nil, nil, fmt.Errorf("%w: %s left, and a run stops %s before its deadline",
 			ErrDeadline, max(left, 0).Round(time.Millisecond), margin)
 	}
-	readCtx, cancel := context.WithDeadlineCause(ctx, stop,
-		fmt.Errorf("%w (a run stops %s before its deadline, to abort cleanly)", ErrDeadline, margin))
-	return readCtx, cancel, nil
+	stopCtx, cancel := context.WithDeadlineCause(ctx, stop, cause)
+	return stopCtx, cancel, nil
 }
 
 // runID is time-sortable and unique: the start time to the second, then
@@ -185,7 +202,7 @@ func runID(started time.Time) string {
 }
 
 // upload streams the users of src, read under readCtx, into the object key
-// with a multipart upload under ctx, and returns how many users it wrote and
+// with a multipart upload whose requests run under ctx, and returns how many users it wrote and
 // the object's size and SHA-256. On failure the upload is aborted and the
 // count says how far the run got.
 //
@@ -213,7 +230,7 @@ func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (us
 		o.PartSizeBytes = cfg.partSize
 		o.MultipartUploadThreshold = cfg.partSize
 		o.Concurrency = concurrency
-		o.FailTimeout = abortTimeout
+		o.FailTimeout = cfg.abortWithin
 	})
 	_, upErr := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
 		Bucket:      aws.String(cfg.Bucket),
@@ -227,19 +244,20 @@ func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (us
 
 	switch {
 	case w.err != nil && !errors.Is(w.err, errUploadStopped):
-		err = readError(readCtx, ctx, w.err)
+		err = deadlineError(readCtx, w.err)
 	case upErr != nil:
-		err = uploadError(upErr)
+		err = deadlineError(ctx, uploadError(upErr))
 	default:
 		return w.n, counted.n, hex.EncodeToString(hash.Sum(nil)), nil
 	}
 	return w.n, 0, "", errors.Join(err, confirmAbort(cfg, key, upErr))
 }
 
-// readError is the error of reading the users: the run's own deadline, said
-// plainly, when that is what stopped it.
-func readError(readCtx, ctx context.Context, err error) error {
-	if cause := context.Cause(readCtx); ctx.Err() == nil && errors.Is(cause, ErrDeadline) {
+// deadlineError is err, the error of reading the users or of writing them
+// under ctx, or the run's own deadline, said plainly, when that is what
+// stopped it.
+func deadlineError(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrDeadline) {
 		return cause
 	}
 	return err
@@ -267,7 +285,7 @@ func confirmAbort(cfg Config, key string, upErr error) error {
 	if !errors.As(upErr, &mpu) || mpu.UploadID() == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.abortWithin)
 	defer cancel()
 	_, err := cfg.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(cfg.Bucket), Key: aws.String(key), UploadId: aws.String(mpu.UploadID()),

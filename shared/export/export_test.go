@@ -338,10 +338,10 @@ func TestRunIncludesUsersCreatedDuringTheRun(t *testing.T) {
 	tg.checkExport(t, m, exporttest.IDs(fake))
 }
 
-// failingS3 is an S3 client for a reverse proxy in front of the test server
-// that answers 500 to the requests fail picks. The client retries as the
-// SDK does, only with short waits.
-func failingS3(t *testing.T, fail func(*http.Request) bool) *s3.Client {
+// s3Behind is an S3 client for a reverse proxy in front of the test server
+// that passes each request to front with the proxy. The client retries as
+// the SDK does, only with short waits.
+func s3Behind(t *testing.T, front func(w http.ResponseWriter, r *http.Request, proxy http.Handler)) *s3.Client {
 	t.Helper()
 	srv := exporttest.Need(t, s3srv)
 	backend, err := url.Parse(srv.URL)
@@ -349,7 +349,19 @@ func failingS3(t *testing.T, fail func(*http.Request) bool) *s3.Client {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(backend)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { front(w, r, proxy) }))
+	t.Cleanup(fs.Close)
+	return srv.Client(func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(fs.URL)
+		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), 5*time.Millisecond)
+	})
+}
+
+// failingS3 is s3Behind with a proxy that answers 500 to the requests fail
+// picks.
+func failingS3(t *testing.T, fail func(*http.Request) bool) *s3.Client {
+	t.Helper()
+	return s3Behind(t, func(w http.ResponseWriter, r *http.Request, proxy http.Handler) {
 		if fail(r) {
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
@@ -358,11 +370,6 @@ func failingS3(t *testing.T, fail func(*http.Request) bool) *s3.Client {
 			return
 		}
 		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	return srv.Client(func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(front.URL)
-		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), 5*time.Millisecond)
 	})
 }
 
@@ -468,6 +475,29 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 				return err
 			},
 			wantErr: []string{"export stopped after ", " users: not enough time left before the deadline (a run stops 2s before its deadline, to abort cleanly)"},
+			is:      ErrDeadline,
+		},
+		{
+			name: "S3 does not answer CompleteMultipartUpload",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				tg.cfg.S3 = s3Behind(t, func(w http.ResponseWriter, r *http.Request, proxy http.Handler) {
+					if r.Method == http.MethodPost && r.URL.Query().Has("uploadId") {
+						_, _ = io.Copy(io.Discard, r.Body) // so that the server sees the client go
+						<-r.Context().Done()               // held until the client gives up
+						return
+					}
+					proxy.ServeHTTP(w, r)
+				})
+				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				defer cancel()
+				tg.cfg.Margin = 2 * time.Second
+				_, err := Run(ctx, exporttest.API(t, fake), tg.cfg)
+				if ctx.Err() != nil {
+					t.Errorf("the run returned after its context's deadline; it should stop writing %s before", tg.cfg.Margin/2)
+				}
+				return err
+			},
+			wantErr: []string{"export stopped after 1,000 users: not enough time left before the deadline (S3 did not answer in time; a run stops writing 1s before its deadline, to abort cleanly)"},
 			is:      ErrDeadline,
 		},
 		{
