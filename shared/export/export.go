@@ -221,9 +221,17 @@ func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (us
 	}
 	written := make(chan result, 1)
 	go func() {
-		n, err := Write(readCtx, src, io.MultiWriter(pw, hash, &counted), cfg.OnUser)
-		pw.CloseWithError(err) // nil ends the stream
-		written <- result{n, err}
+		var r result
+		defer func() {
+			// A panic here (in OnUser, say) would kill the process with the
+			// upload open; it fails the run instead.
+			if p := recover(); p != nil {
+				r.err = fmt.Errorf("writing the users panicked: %v", p)
+			}
+			pw.CloseWithError(r.err) // nil ends the stream
+			written <- r
+		}()
+		r.n, r.err = Write(readCtx, src, io.MultiWriter(pw, hash, &counted), cfg.OnUser)
 	}()
 
 	tm := transfermanager.New(watchedS3{cfg.S3, stopReading}, func(o *transfermanager.Options) {

@@ -444,6 +444,19 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 			wantErr: []string{"export stopped after ", " users: upload part 1: ", "StatusCode: 500", "InternalError"},
 		},
 		{
+			name: "OnUser panics",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				tg.cfg.OnUser = func(n int64) {
+					if n == 700 {
+						panic("progress display broke")
+					}
+				}
+				_, err := Run(context.Background(), exporttest.API(t, fake), tg.cfg)
+				return err
+			},
+			wantErr: []string{"export stopped after ", " users: writing the users panicked: progress display broke"},
+		},
+		{
 			name: "Clerk keeps failing",
 			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
 				tg.cfg.OnUser = func(n int64) {
