@@ -208,7 +208,7 @@ func TestExportToS3(t *testing.T) {
 	if !strings.HasPrefix(m.Key, "team/users/") || m.Users != 1_200 || m.Issuer != fake.Issuer() {
 		t.Errorf("latest.json = %+v", m)
 	}
-	want := "exported 1200 users (0.1 MB) to s3://" + bucket + "/" + m.Key + ", named by team/users/latest.json in "
+	want := "exported 1200 users (" + megabytes(m.Bytes) + ") to s3://" + bucket + "/" + m.Key + ", named by team/users/latest.json in "
 	if !strings.HasPrefix(r.stdout, want) {
 		t.Errorf("summary = %q, want it to start %q", r.stdout, want)
 	}
