@@ -506,8 +506,11 @@ func TestDeadlineShorterThanRetryAfter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := c.CountUsers(ctx, "")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v, want the context's deadline error", err)
+	if !errors.Is(err, clerkapi.ErrNoTimeToRetry) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want ErrNoTimeToRetry and the context's deadline error", err)
+	}
+	if want := "clerkapi: count users: no time left to retry before the context's deadline (a retry was due in 30s): HTTP 429 "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start %q", err, want)
 	}
 	wantAPIError(t, err, http.StatusTooManyRequests, "too_many_requests")
 	if ctx.Err() != nil {

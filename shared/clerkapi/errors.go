@@ -17,6 +17,14 @@ var ErrNotFound = errors.New("not found")
 // wraps what SecretKey returned.
 var ErrSecretKey = errors.New("secret key")
 
+// ErrNoTimeToRetry is matched (errors.Is) by the error of a call that did
+// not retry because the wait before the retry (a backoff, or what a 429's
+// Retry-After asked for) would outlast its context's deadline. The call
+// returns at once instead of sleeping until the deadline only to fail
+// there. Such an error also matches context.DeadlineExceeded, and wraps the
+// error of the last attempt.
+var ErrNoTimeToRetry = errors.New("no time left to retry before the context's deadline")
+
 // APIError is an error answer from the Backend API: its HTTP status and the
 // first of Clerk's errors. Calls return it wrapped with what was being done;
 // use errors.As to branch on Status or Code.

@@ -50,7 +50,10 @@ func (c *Client) call(ctx context.Context, op string, do func(context.Context, c
 			}
 			d = c.rateLimitWait(retryAfter, rateWaits)
 		}
-		if werr := c.waitWithin(ctx, d); werr != nil {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+			return &noTimeError{op: op, wait: d, last: err}
+		}
+		if werr := c.wait(ctx, d); werr != nil {
 			return fmt.Errorf("clerkapi: %s: %w while waiting %s to retry after: %w", op, werr, d.Round(time.Millisecond), err)
 		}
 	}
@@ -192,14 +195,20 @@ func (c *Client) backoffFor(n int) time.Duration {
 	return rand.N(bound)
 }
 
-// waitWithin waits d, unless ctx would end first: then it returns at once
-// with an error for which errors.Is(err, context.DeadlineExceeded) holds,
-// rather than sleep until the deadline only to fail there.
-func (c *Client) waitWithin(ctx context.Context, d time.Duration) error {
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-		return fmt.Errorf("the wait would outlast the context deadline: %w", context.DeadlineExceeded)
-	}
-	return c.wait(ctx, d)
+// noTimeError is the error of a call that declined to wait d before a retry
+// because its context's deadline would come first.
+type noTimeError struct {
+	op   string
+	wait time.Duration
+	last error
+}
+
+func (e *noTimeError) Error() string {
+	return fmt.Sprintf("clerkapi: %s: %s (a retry was due in %s): %s", e.op, ErrNoTimeToRetry, e.wait.Round(time.Millisecond), e.last)
+}
+
+func (e *noTimeError) Unwrap() []error {
+	return []error{ErrNoTimeToRetry, context.DeadlineExceeded, e.last}
 }
 
 // sleep waits d or until ctx ends.

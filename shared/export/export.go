@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"clerk-lambda/shared/clerkapi"
 )
 
 const (
@@ -263,10 +265,14 @@ func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (us
 
 // deadlineError is err, the error of reading the users or of writing them
 // under ctx, or the run's own deadline, said plainly, when that is what
-// stopped it.
+// stopped it, also before it came: when a retry of the Backend API was
+// declined because its wait would have outlasted it.
 func deadlineError(ctx context.Context, err error) error {
 	if cause := context.Cause(ctx); errors.Is(cause, ErrDeadline) {
 		return cause
+	}
+	if errors.Is(err, clerkapi.ErrNoTimeToRetry) { // the Backend API's retry would come after the run's stop
+		return fmt.Errorf("%w: %w", ErrDeadline, err)
 	}
 	return err
 }

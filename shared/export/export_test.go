@@ -491,6 +491,23 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 			is:      ErrDeadline,
 		},
 		{
+			name: "Clerk asks for a wait past the deadline",
+			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				tg.cfg.Margin = time.Second
+				tg.cfg.OnUser = func(n int64) {
+					if n == 500 {
+						fake.Fail(clerkfake.Failure{RateLimited: 1, RetryAfter: 30})
+					}
+				}
+				_, err := Run(ctx, exporttest.API(t, fake), tg.cfg)
+				return err
+			},
+			wantErr: []string{"export stopped after 500 users: not enough time left before the deadline: clerkapi: list users: no time left to retry before the context's deadline (a retry was due in 30s): HTTP 429 "},
+			is:      ErrDeadline,
+		},
+		{
 			name: "S3 does not answer CompleteMultipartUpload",
 			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
 				tg.cfg.S3 = s3Behind(t, func(w http.ResponseWriter, r *http.Request, proxy http.Handler) {
