@@ -69,18 +69,23 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usagef("clerk-users list|get|export ... (clerk-users help for more)", "no command given")
 	}
+	var err error
 	switch args[0] {
 	case "list":
-		return c.list(ctx, args[1:])
+		err = c.list(ctx, args[1:])
 	case "get":
-		return c.get(ctx, args[1:])
+		err = c.get(ctx, args[1:])
 	case "export":
-		return c.export(ctx, args[1:])
+		err = c.export(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
-		_, err := io.WriteString(c.stdout, usage)
-		return err
+		err = flag.ErrHelp
+	default:
+		return usagef("clerk-users list|get|export ... (clerk-users help for more)", "unknown command %q", args[0])
 	}
-	return usagef("clerk-users list|get|export ... (clerk-users help for more)", "unknown command %q", args[0])
+	if errors.Is(err, flag.ErrHelp) { // "help", or -h after a command
+		_, err = io.WriteString(c.stdout, usage)
+	}
+	return err
 }
 
 // parse parses args against fs, allowing flags before and after the
@@ -89,7 +94,9 @@ func parse(fs *flag.FlagSet, line string, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		} else if err != nil {
 			return nil, usagef(line, "%s: %v", fs.Name(), err)
 		}
 		if fs.NArg() == 0 {

@@ -49,7 +49,9 @@ func run(args []string, env envvar.Lookup, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "clerk-users: %v\nusage: %s\n", usage.err, usage.line)
+		// The error may echo an argument: its control characters are not
+		// passed to the terminal.
+		fmt.Fprintf(stderr, "clerk-users: %s\nusage: %s\n", printable(oneLine(usage.err.Error())), usage.line)
 		return 2
 	default:
 		fmt.Fprintln(stderr, "clerk-users:", printable(oneLine(err.Error())))

@@ -241,6 +241,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"list", "--limit", "501"}, "clerk-users: list: --limit must be between 1 and 500\nusage: clerk-users list [--limit N] [--query Q]\n"},
 		{[]string{"list", "--limit", "ten"}, "clerk-users: list: invalid value \"ten\" for flag -limit: parse error\nusage: clerk-users list [--limit N] [--query Q]\n"},
 		{[]string{"list", "--all"}, "clerk-users: list: flag provided but not defined: -all\nusage: clerk-users list [--limit N] [--query Q]\n"},
+		{[]string{"list", "--\x1b]0;owned\a"}, "clerk-users: list: flag provided but not defined: -?]0;owned?\nusage: clerk-users list [--limit N] [--query Q]\n"},
 		{[]string{"list", "extra"}, "clerk-users: list: unexpected argument \"extra\"\nusage: clerk-users list [--limit N] [--query Q]\n"},
 		{[]string{"export"}, "clerk-users: export: --out is required\nusage: clerk-users export --out FILE|s3://BUCKET/PREFIX\n"},
 		{[]string{"export", "--out", "s3://Bad_Bucket/x"}, "clerk-users: export: --out s3://Bad_Bucket/x: bucket not a valid S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)\nusage: clerk-users export --out FILE|s3://BUCKET/PREFIX\n"},
@@ -258,9 +259,14 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	r := cmd(nil, "help")
-	if r.code != 0 || !strings.Contains(r.stdout, usageList) || !strings.Contains(r.stdout, usageExport) || r.stderr != "" {
-		t.Errorf("help: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	for _, args := range [][]string{{"help"}, {"--help"}, {"list", "-h"}, {"get", "--help"}, {"export", "-help"}, {"list", "--limit", "5", "-h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := cmd(nil, args...)
+			if r.code != 0 || !strings.Contains(r.stdout, usageList) || !strings.Contains(r.stdout, usageExport) || r.stderr != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 0 and the help on stdout", r.code, r.stdout, r.stderr)
+			}
+		})
 	}
 }
 
