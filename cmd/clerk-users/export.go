@@ -127,11 +127,23 @@ func (c *cli) startProgress(ctx context.Context, api *clerkapi.Client) *progress
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
+	return startProgress(f, progressTotal(ctx, api, countTimeout), 200*time.Millisecond)
+}
+
+// countTimeout bounds the count of the users for the progress bar, which
+// must not hold up the export (a rate-limited count would wait out Retry-After).
+const countTimeout = 5 * time.Second
+
+// progressTotal is how many users there are, or 0 (the bar then shows the
+// count and rate only) when Clerk does not say so within timeout.
+func progressTotal(ctx context.Context, api *clerkapi.Client, timeout time.Duration) int64 {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	total, err := api.CountUsers(ctx, "")
 	if err != nil {
-		total = 0 // the bar does without a total: count and rate only
+		return 0
 	}
-	return startProgress(f, total, 200*time.Millisecond)
+	return total
 }
 
 func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

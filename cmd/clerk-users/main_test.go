@@ -370,3 +370,20 @@ func TestProgressDrawsAndClears(t *testing.T) {
 	none.set(1)
 	none.stop()
 }
+
+func TestProgressTotalDoesNotHoldUpTheExport(t *testing.T) {
+	t.Parallel()
+	fake := exporttest.Clerk(t, 30)
+	c := &cli{env: envvar.Map(clerkEnv(fake))}
+	api, err := c.api()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := progressTotal(context.Background(), api, time.Minute); got != 30 {
+		t.Errorf("total %d, want 30", got)
+	}
+	fake.Fail(clerkfake.Failure{Latency: time.Hour})
+	if got := progressTotal(context.Background(), api, 50*time.Millisecond); got != 0 {
+		t.Errorf("total %d from a Clerk that does not answer, want 0 (no total)", got)
+	}
+}
