@@ -67,7 +67,7 @@ type cli struct {
 
 func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("clerk-users list|get|export ... (clerk-users help for more)", "no command given")
+		return usagef("clerk-users list|get|export ...; clerk-users help for more", "no command given")
 	}
 	var err error
 	switch args[0] {
@@ -80,7 +80,7 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	case "help", "-h", "-help", "--help":
 		err = flag.ErrHelp
 	default:
-		return usagef("clerk-users list|get|export ... (clerk-users help for more)", "unknown command %q", args[0])
+		return usagef("clerk-users list|get|export ...; clerk-users help for more", "unknown command %q", args[0])
 	}
 	if errors.Is(err, flag.ErrHelp) { // "help", or -h after a command
 		_, err = io.WriteString(c.stdout, usage)

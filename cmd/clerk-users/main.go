@@ -51,7 +51,7 @@ func run(args []string, env envvar.Lookup, stdout, stderr io.Writer) int {
 	case errors.As(err, &usage):
 		// The error may echo an argument: its control characters are not
 		// passed to the terminal.
-		fmt.Fprintf(stderr, "clerk-users: %s\nusage: %s\n", printable(oneLine(usage.err.Error())), usage.line)
+		fmt.Fprintf(stderr, "clerk-users: %s (usage: %s)\n", printable(oneLine(usage.err.Error())), usage.line)
 		return 2
 	default:
 		fmt.Fprintln(stderr, "clerk-users:", printable(oneLine(err.Error())))

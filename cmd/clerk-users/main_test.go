@@ -225,26 +225,26 @@ func TestExportToS3(t *testing.T) {
 	}
 }
 
-// Mistakes on the command line give one line saying what is wrong, a usage
-// line, and exit status 2, before anything is sent to Clerk.
+// Mistakes on the command line give one line saying what is wrong, with the
+// command's usage, and exit status 2, before anything is sent to Clerk.
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "clerk-users: no command given\nusage: clerk-users list|get|export ... (clerk-users help for more)\n"},
-		{[]string{"lst"}, "clerk-users: unknown command \"lst\"\nusage: clerk-users list|get|export ... (clerk-users help for more)\n"},
-		{[]string{"get"}, "clerk-users: get: missing user id\nusage: clerk-users get [--json] ID\n"},
-		{[]string{"get", "user_1", "user_2"}, "clerk-users: get: unexpected argument \"user_2\"\nusage: clerk-users get [--json] ID\n"},
-		{[]string{"list", "--limit", "0"}, "clerk-users: list: --limit must be between 1 and 500\nusage: clerk-users list [--limit N] [--query Q]\n"},
-		{[]string{"list", "--limit", "501"}, "clerk-users: list: --limit must be between 1 and 500\nusage: clerk-users list [--limit N] [--query Q]\n"},
-		{[]string{"list", "--limit", "ten"}, "clerk-users: list: invalid value \"ten\" for flag -limit: parse error\nusage: clerk-users list [--limit N] [--query Q]\n"},
-		{[]string{"list", "--all"}, "clerk-users: list: flag provided but not defined: -all\nusage: clerk-users list [--limit N] [--query Q]\n"},
-		{[]string{"list", "--\x1b]0;owned\a"}, "clerk-users: list: flag provided but not defined: -?]0;owned?\nusage: clerk-users list [--limit N] [--query Q]\n"},
-		{[]string{"list", "extra"}, "clerk-users: list: unexpected argument \"extra\"\nusage: clerk-users list [--limit N] [--query Q]\n"},
-		{[]string{"export"}, "clerk-users: export: --out is required\nusage: clerk-users export --out FILE|s3://BUCKET/PREFIX\n"},
-		{[]string{"export", "--out", "s3://Bad_Bucket/x"}, "clerk-users: export: --out s3://Bad_Bucket/x: bucket not a valid S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)\nusage: clerk-users export --out FILE|s3://BUCKET/PREFIX\n"},
+		{nil, "clerk-users: no command given (usage: clerk-users list|get|export ...; clerk-users help for more)\n"},
+		{[]string{"lst"}, "clerk-users: unknown command \"lst\" (usage: clerk-users list|get|export ...; clerk-users help for more)\n"},
+		{[]string{"get"}, "clerk-users: get: missing user id (usage: clerk-users get [--json] ID)\n"},
+		{[]string{"get", "user_1", "user_2"}, "clerk-users: get: unexpected argument \"user_2\" (usage: clerk-users get [--json] ID)\n"},
+		{[]string{"list", "--limit", "0"}, "clerk-users: list: --limit must be between 1 and 500 (usage: clerk-users list [--limit N] [--query Q])\n"},
+		{[]string{"list", "--limit", "501"}, "clerk-users: list: --limit must be between 1 and 500 (usage: clerk-users list [--limit N] [--query Q])\n"},
+		{[]string{"list", "--limit", "ten"}, "clerk-users: list: invalid value \"ten\" for flag -limit: parse error (usage: clerk-users list [--limit N] [--query Q])\n"},
+		{[]string{"list", "--all"}, "clerk-users: list: flag provided but not defined: -all (usage: clerk-users list [--limit N] [--query Q])\n"},
+		{[]string{"list", "--\x1b]0;owned\a"}, "clerk-users: list: flag provided but not defined: -?]0;owned? (usage: clerk-users list [--limit N] [--query Q])\n"},
+		{[]string{"list", "extra"}, "clerk-users: list: unexpected argument \"extra\" (usage: clerk-users list [--limit N] [--query Q])\n"},
+		{[]string{"export"}, "clerk-users: export: --out is required (usage: clerk-users export --out FILE|s3://BUCKET/PREFIX)\n"},
+		{[]string{"export", "--out", "s3://Bad_Bucket/x"}, "clerk-users: export: --out s3://Bad_Bucket/x: bucket not a valid S3 bucket name (3-63 lower-case letters, digits, dots and hyphens) (usage: clerk-users export --out FILE|s3://BUCKET/PREFIX)\n"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			t.Parallel()
