@@ -62,23 +62,11 @@ func request(t *testing.T, auth map[string]any, id string, query map[string]stri
 	return clerkroutetest.Delivered(t, req, auth)
 }
 
-// userBody is the part of a user in a response the tests check.
-type userBody struct {
-	ID             string          `json:"id"`
-	EmailAddress   *string         `json:"email_address"`
-	FirstName      *string         `json:"first_name"`
-	LastName       *string         `json:"last_name"`
-	Username       *string         `json:"username"`
-	CreatedAt      string          `json:"created_at"`
-	LastSignInAt   *string         `json:"last_sign_in_at"`
-	PublicMetadata json.RawMessage `json:"public_metadata"`
-}
-
 type pageBody struct {
-	Data       []userBody `json:"data"`
-	Limit      int        `json:"limit"`
-	Offset     int        `json:"offset"`
-	NextOffset *int       `json:"next_offset"`
+	Data       []clerkroutetest.UserBody `json:"data"`
+	Limit      int                       `json:"limit"`
+	Offset     int                       `json:"offset"`
+	NextOffset *int                      `json:"next_offset"`
 }
 
 // directory is a stand-in holding 25 seeded users and Ada, the oldest. Tests
@@ -240,7 +228,7 @@ func TestListShowsUsersAsMeDoes(t *testing.T) {
 }
 
 // checkAda checks u is the directory's Ada in the shape of GET /me.
-func checkAda(t *testing.T, u userBody, ada clerkfake.User) {
+func checkAda(t *testing.T, u clerkroutetest.UserBody, ada clerkfake.User) {
 	t.Helper()
 	if u.ID != ada.ID || u.EmailAddress == nil || *u.EmailAddress != "ada@example.com" || u.FirstName == nil || *u.FirstName != "Ada" ||
 		u.Username == nil || *u.Username != "ada" || u.CreatedAt != "2026-01-02T03:04:05.006Z" ||
@@ -293,7 +281,7 @@ func TestOneUser(t *testing.T) {
 		t.Parallel()
 		h, logs := testHandler(t, clerkroutetest.Env(fake))
 		res := clerkroutetest.Invoke(t, h.handle, request(t, orgAdmin, ada.ID, nil))
-		var got userBody
+		var got clerkroutetest.UserBody
 		if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil {
 			t.Fatalf("got %d %s", res.StatusCode, res.Body)
 		}
@@ -323,7 +311,7 @@ func TestRouteFallback(t *testing.T) {
 	h, _ := testHandler(t, clerkroutetest.Env(fake))
 	one := request(t, orgAdmin, ada.ID, nil)
 	one.RouteKey = "$default"
-	var u userBody
+	var u clerkroutetest.UserBody
 	if res := clerkroutetest.Invoke(t, h.handle, one); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &u) != nil || u.ID != ada.ID {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
 	}

@@ -38,19 +38,6 @@ func event(t *testing.T, auth map[string]any) events.APIGatewayV2HTTPRequest {
 	return clerkroutetest.Delivered(t, events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, RawPath: "/me"}, auth)
 }
 
-// meBody is the part of GET /me's body the tests check.
-type meBody struct {
-	ID             string          `json:"id"`
-	EmailAddress   *string         `json:"email_address"`
-	FirstName      *string         `json:"first_name"`
-	LastName       *string         `json:"last_name"`
-	Username       *string         `json:"username"`
-	ImageURL       *string         `json:"image_url"`
-	CreatedAt      string          `json:"created_at"`
-	LastSignInAt   *string         `json:"last_sign_in_at"`
-	PublicMetadata json.RawMessage `json:"public_metadata"`
-}
-
 func TestMe(t *testing.T) {
 	t.Parallel()
 	fake := clerkfaketest.Start(t, clerkfake.Config{})
@@ -79,7 +66,7 @@ func TestMe(t *testing.T) {
 		if res.StatusCode != 200 {
 			t.Fatalf("status = %d: %s", res.StatusCode, res.Body)
 		}
-		var got meBody
+		var got clerkroutetest.UserBody
 		if err := json.Unmarshal([]byte(res.Body), &got); err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +88,7 @@ func TestMe(t *testing.T) {
 		t.Parallel()
 		h, _ := testHandler(t, fake)
 		res := clerkroutetest.Invoke(t, h.handle, event(t, caller(bare.ID, future)))
-		var got meBody
+		var got clerkroutetest.UserBody
 		if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil {
 			t.Fatalf("got %d %s", res.StatusCode, res.Body)
 		}
@@ -206,7 +193,7 @@ func TestSampleEvent(t *testing.T) {
 	req := clerkroutetest.SampleEvent(t, caller(u.ID, time.Now().Add(time.Minute)))
 	h, _ := testHandler(t, fake)
 	res := clerkroutetest.Invoke(t, h.handle, req)
-	var got meBody
+	var got clerkroutetest.UserBody
 	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || got.ID != u.ID || deref(got.Username) != "sample" {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
 	}

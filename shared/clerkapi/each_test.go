@@ -43,6 +43,16 @@ func visits(t *testing.T, c *clerkapi.Client, during func(u *clerk.User, n int))
 	return order, seen
 }
 
+// visitedOnce fails the test for every user visited other than once.
+func visitedOnce(t *testing.T, seen map[string]int) {
+	t.Helper()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("user %s visited %d times", id, n)
+		}
+	}
+}
+
 func userIDs(users []clerkfake.User) []string {
 	out := make([]string, len(users))
 	for i, u := range users {
@@ -61,11 +71,7 @@ func TestEachUserVisitsTenThousandUsersOnce(t *testing.T) {
 	if want := userIDs(s.Users()); !slices.Equal(order, want) {
 		t.Fatalf("visited %d users, want all %d in creation order", len(order), len(want))
 	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Fatalf("user %s visited %d times", id, n)
-		}
-	}
+	visitedOnce(t, seen)
 	// 10,000 users fill pages of 500: each page after the first starts with
 	// the last user of the one before, so 20 pages hold 9,981 users and the
 	// 21st the last 19. A short page is not taken as the end (a server may
@@ -207,11 +213,7 @@ func TestEachUserWithConcurrentWriters(t *testing.T) {
 			t.Errorf("user %s (deleted: %v) visited %d times", id, doomed[id], n)
 		}
 	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("user %s visited %d times", id, n)
-		}
-	}
+	visitedOnce(t, seen)
 }
 
 func TestEachUserWithUsersCreatedInTheSameMillisecond(t *testing.T) {
@@ -232,11 +234,7 @@ func TestEachUserWithUsersCreatedInTheSameMillisecond(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Fatalf("visited %d distinct users, want %d", len(order), len(want))
 	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Fatalf("user %s visited %d times", id, n)
-		}
-	}
+	visitedOnce(t, seen)
 }
 
 func TestEachUserStops(t *testing.T) {

@@ -104,6 +104,20 @@ func Delivered(t testing.TB, req events.APIGatewayV2HTTPRequest, auth map[string
 	return out
 }
 
+// UserBody is a user as /me and /admin/users answer it, decoded with the
+// tests' own field names so that a renamed JSON field fails them.
+type UserBody struct {
+	ID             string          `json:"id"`
+	EmailAddress   *string         `json:"email_address"`
+	FirstName      *string         `json:"first_name"`
+	LastName       *string         `json:"last_name"`
+	Username       *string         `json:"username"`
+	ImageURL       *string         `json:"image_url"`
+	CreatedAt      string          `json:"created_at"`
+	LastSignInAt   *string         `json:"last_sign_in_at"`
+	PublicMetadata json.RawMessage `json:"public_metadata"`
+}
+
 // Handler is a route function's Lambda handler.
 type Handler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
