@@ -25,37 +25,46 @@ tools: ## build the pinned developer tools into .tools/bin
 	@mkdir -p $(TOOLS_BIN)
 	cd tools && $(GO) build -o $(TOOLS_BIN)/ $(TOOL_PKGS)
 
+# The product module at the root, then the development tools' module in dev/.
 .PHONY: test
 test: tools ## run every test, with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd dev && $(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: lint
-lint: tools ## gofmt, go vet and staticcheck
+lint: tools ## gofmt, go vet and staticcheck, in both modules
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS_BIN)/staticcheck ./...
+	cd dev && $(GO) vet ./... && $(TOOLS_BIN)/staticcheck ./...
 
-# The deployed functions: logical id in template.yaml, then its directory under
-# functions/. `sam build` runs build-<LogicalId> for each (BuildMethod: makefile)
-# with ARTIFACTS_DIR set; `make build` runs the same targets into bin/<directory>.
-LAMBDAS := AuthorizerFunction:authorizer PublicFunction:public PrivateFunction:private \
-           MeFunction:me AdminUsersFunction:admin-users ExportUsersFunction:export-users
-LAMBDA_IDS := $(foreach l,$(LAMBDAS),$(firstword $(subst :, ,$(l))))
-lambda_dir  = $(patsubst $(1):%,%,$(filter $(1):%,$(LAMBDAS)))
+# The deployed functions come from template.yaml alone: each
+# AWS::Serverless::Function names its Go package in Metadata.Package, which
+# internal/cmd/functions reads. `sam build` runs build-<LogicalId> for each
+# (BuildMethod: makefile) with ARTIFACTS_DIR set; `make build` runs the same
+# targets into bin/<folder>. Adding a function is a folder under functions/
+# and a resource in the template (make route writes both).
+FUNCTIONS := $(GO) run ./internal/cmd/functions
 
 .PHONY: build
 build: ## build every function for Lambda (linux/arm64) into bin/<function>/bootstrap
-	@for l in $(LAMBDAS); do id=$${l%%:*}; dir=$${l#*:}; \
+	@set -- $$($(FUNCTIONS) list); while [ $$# -gt 0 ]; do id=$$1; dir=$${2##*/}; shift 2; \
 	  $(MAKE) -s --no-print-directory build-$$id ARTIFACTS_DIR=$(CURDIR)/bin/$$dir; \
 	  printf '  %-14s %s bytes\n' "$$dir" "$$(wc -c < bin/$$dir/bootstrap | tr -d ' ')"; \
 	done
 
 # One static, stripped linux/arm64 executable named bootstrap, as provided.al2023 runs it.
-.PHONY: $(addprefix build-,$(LAMBDA_IDS))
-$(addprefix build-,$(LAMBDA_IDS)): build-%:
+build-%:
 	$(if $(ARTIFACTS_DIR),,$(error build-$*: ARTIFACTS_DIR is not set; sam build sets it, and make build builds every function into bin/))
+	$(eval $*_pkg := $(shell $(FUNCTIONS) package $* 2>&1))
+	$(if $(filter ./%,$(firstword $($*_pkg))),,$(error build-$*: $($*_pkg)))
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
-	  -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(call lambda_dir,$*)
+	  -o $(ARTIFACTS_DIR)/bootstrap $($*_pkg)
+
+# ROUTE, not PATH: PATH is the shell's search path.
+.PHONY: route
+route: ## add a route: make route NAME=hello ROUTE='GET /hello' (a folder under functions/ and its resource in template.yaml)
+	@$(FUNCTIONS) new '$(NAME)' '$(ROUTE)'
 
 # The benchmarks beside their peers, in one run (docs/benchmarks.md says how
 # each is measured). Node runs Clerk's JavaScript SDK from bench/node_modules,
@@ -63,25 +72,25 @@ $(addprefix build-,$(LAMBDA_IDS)): build-%:
 .PHONY: bench
 bench: tools ## run every benchmark beside its peers; write and print docs/benchmarks.md and .png
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error
-	$(GO) run ./cmd/benchreport -out docs/benchmarks.md
+	cd dev && $(GO) run ./cmd/benchreport -out $(CURDIR)/docs/benchmarks.md
 
 .PHONY: bench-quick
 bench-quick: tools ## a short benchmark run into .cache/bench/ (SECTIONS=verify,lambda,devapi,export)
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error
-	$(GO) run ./cmd/benchreport -quick -out .cache/bench/benchmarks.md $(if $(SECTIONS),-sections $(SECTIONS))
+	cd dev && $(GO) run ./cmd/benchreport -quick -out $(CURDIR)/.cache/bench/benchmarks.md $(if $(SECTIONS),-sections $(SECTIONS))
 
 .PHONY: dev
 dev: ## run the whole API on 127.0.0.1:3000 and the example site on localhost:5173 (docs/local-dev.md)
 	@mkdir -p $(TOOLS_BIN)
 	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
-	@$(GO) build -o .cache/devapi/devapi ./cmd/devapi
+	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
 	@.cache/devapi/devapi
 
 # USER is also the login name in every shell, so only a USER given on make's
 # command line picks the token's user.
 .PHONY: token
 token: ## mint a session token for make dev: make token [USER=user_...] [ADMIN=1]
-	@$(GO) build -o .cache/devapi/devapi ./cmd/devapi
+	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
 	@.cache/devapi/devapi token $(if $(filter command line,$(origin USER)),-user $(USER)) $(if $(ADMIN),-admin)
 
 # ---- AWS: deploy, secret, logs, teardown (docs/deploy.md) ----
@@ -132,7 +141,7 @@ put-secret: ## store CLERK_SECRET_KEY (environment or .env) in SSM as a SecureSt
 .PHONY: logs
 logs: ## follow one function's logs: make logs FN=MeFunction
 	@$(call require,sam,$(SAM_INSTALL))
-	@if [ -z "$(FN)" ]; then echo "make logs: name a function, e.g. make logs FN=MeFunction (one of: $(LAMBDA_IDS))" >&2; exit 1; fi
+	@if [ -z "$(FN)" ]; then echo "make logs: name a function, e.g. make logs FN=MeFunction (one of: $$($(FUNCTIONS) list | cut -d' ' -f1 | tr '\n' ' '))" >&2; exit 1; fi
 	@echo "Following the logs of $(FN) in stack $(STACK_NAME) (Ctrl-C stops)"
 	sam logs --stack-name $(STACK_NAME) --name $(FN) --tail
 

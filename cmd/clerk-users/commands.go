@@ -14,8 +14,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2"
 
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/envvar"
-	"clerk-lambda/shared/secrets"
+	"clerk-lambda/shared/settings"
 )
 
 // Usage lines, one per command.
@@ -61,7 +60,7 @@ func usagef(line, format string, args ...any) error {
 
 // cli carries what every command needs.
 type cli struct {
-	env            envvar.Lookup
+	env            settings.Lookup
 	stdout, stderr io.Writer
 }
 
@@ -109,20 +108,9 @@ func parse(fs *flag.FlagSet, line string, args []string) ([]string, error) {
 
 // api is the Backend API client the settings describe.
 func (c *cli) api() (*clerkapi.Client, error) {
-	cfg, err := secrets.ConfigFromEnv(c.env)
+	client, _, err := clerkapi.FromEnv(c.env)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in the environment or in .env)", err)
-	}
-	keys, err := secrets.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	client, err := clerkapi.New(clerkapi.Config{
-		SecretKey: keys.SecretKey,
-		URL:       envvar.String(c.env, "CLERK_API_URL", clerkapi.DefaultURL),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("CLERK_API_URL: %w", err)
 	}
 	return client, nil
 }

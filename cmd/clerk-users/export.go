@@ -12,8 +12,8 @@ import (
 	"golang.org/x/term"
 
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkauth"
 	"clerk-lambda/shared/export"
+	"clerk-lambda/shared/settings"
 )
 
 func (c *cli) export(ctx context.Context, args []string) error {
@@ -103,7 +103,7 @@ func finish(tmp *os.File, path string) (int64, error) {
 // configuration. The issuer it records comes from CLERK_ISSUER or
 // CLERK_PUBLISHABLE_KEY, as for the function.
 func (c *cli) s3Export(ctx context.Context, api *clerkapi.Client, bucket, prefix string) (func(func(int64)) (string, error), error) {
-	clerk, err := clerkauth.ConfigFromEnv(c.env)
+	issuer, _, err := settings.Issuer(c.env)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (c *cli) s3Export(ctx context.Context, api *clerkapi.Client, bucket, prefix
 		return nil, err
 	}
 	return func(onUser func(int64)) (string, error) {
-		m, err := export.Run(ctx, api, export.Config{S3: client, Bucket: bucket, Prefix: prefix, Issuer: clerk.Issuer, OnUser: onUser})
+		m, err := export.Run(ctx, api, export.Config{S3: client, Bucket: bucket, Prefix: prefix, Issuer: issuer, OnUser: onUser})
 		if err != nil {
 			return "", err
 		}

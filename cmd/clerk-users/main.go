@@ -24,7 +24,7 @@ import (
 
 	"github.com/joho/godotenv"
 
-	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/settings"
 )
 
 func main() {
@@ -33,13 +33,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "clerk-users: .env:", err)
 		os.Exit(1)
 	}
-	os.Exit(run(os.Args[1:], envvar.OS, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], settings.OS, os.Stdout, os.Stderr))
 }
 
 // run runs the command line args (without the program name) and returns the
 // exit status: 0, 1 for a failure, 2 for a usage error. Errors are one line
 // on stderr.
-func run(args []string, env envvar.Lookup, stdout, stderr io.Writer) int {
+func run(args []string, env settings.Lookup, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c := &cli{env: env, stdout: stdout, stderr: stderr}

@@ -15,11 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/envvar"
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/lockedio"
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
-	"clerk-lambda/shared/lockedio"
+	"clerk-lambda/shared/settings"
 )
 
 var s3srv *exporttest.Server
@@ -46,7 +46,7 @@ type result struct {
 // cmd runs the command line args with env as the environment.
 func cmd(env map[string]string, args ...string) result {
 	var stdout, stderr bytes.Buffer
-	code := run(args, envvar.Map(env), &stdout, &stderr)
+	code := run(args, settings.Map(env), &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
 }
 
@@ -284,7 +284,7 @@ func TestClerkErrors(t *testing.T) {
 		{"no secret", map[string]string{"CLERK_API_URL": fake.URL()},
 			"clerk-users: CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set (in the environment or in .env)"},
 		{"plain http", map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.example.com/v1"},
-			"clerk-users: CLERK_API_URL: clerkapi: URL must use https unless it points at a local stand-in"},
+			"clerk-users: CLERK_API_URL: must use https (plain http only to a local stand-in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -374,7 +374,7 @@ func TestProgressDrawsAndClears(t *testing.T) {
 func TestProgressTotalDoesNotHoldUpTheExport(t *testing.T) {
 	t.Parallel()
 	fake := exporttest.Clerk(t, 30)
-	c := &cli{env: envvar.Map(clerkEnv(fake))}
+	c := &cli{env: settings.Map(clerkEnv(fake))}
 	api, err := c.api()
 	if err != nil {
 		t.Fatal(err)

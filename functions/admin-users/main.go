@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,10 +21,10 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkroute"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
-	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 	"clerk-lambda/shared/userview"
 )
 
@@ -45,11 +44,7 @@ const (
 )
 
 func main() {
-	h, err := newHandler(envvar.OS, logging.New(os.Stdout))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "admin-users:", err)
-		os.Exit(1)
-	}
+	h := startup.Init("admin-users", newHandler)
 	lambda.Start(h.handle)
 }
 
@@ -58,7 +53,7 @@ type handler struct {
 	admins identity.AdminPolicy // ADMIN_ORG_ID, ADMIN_ORG_ROLE
 }
 
-func newHandler(get envvar.Lookup, logger *slog.Logger) (*handler, error) {
+func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
 	admins, err := adminPolicy(get)
 	if err != nil {
 		return nil, err
@@ -70,28 +65,12 @@ func newHandler(get envvar.Lookup, logger *slog.Logger) (*handler, error) {
 	return &handler{Route: r, admins: admins}, nil
 }
 
-var (
-	// orgRoleKey is the form of a Clerk organization role key, such as org:admin.
-	orgRoleKey = regexp.MustCompile(`^org:[A-Za-z0-9_-]+$`)
-	// orgID is the form of a Clerk organization id.
-	orgID = regexp.MustCompile(`^org_[A-Za-z0-9]+$`)
-)
-
 // adminPolicy reads who is an administrator: ADMIN_ORG_ROLE in the
 // organization ADMIN_ORG_ID. Without ADMIN_ORG_ID only the metadata.role
 // session claim makes an admin.
-func adminPolicy(get envvar.Lookup) (identity.AdminPolicy, error) {
-	p := identity.AdminPolicy{
-		OrgID:   envvar.String(get, "ADMIN_ORG_ID", ""),
-		OrgRole: envvar.String(get, "ADMIN_ORG_ROLE", "org:admin"),
-	}
-	if !orgRoleKey.MatchString(p.OrgRole) {
-		return p, errors.New("ADMIN_ORG_ROLE: not an organization role key (use a form such as org:admin)")
-	}
-	if p.OrgID != "" && !orgID.MatchString(p.OrgID) {
-		return p, errors.New("ADMIN_ORG_ID: not an organization id (use a form such as org_2abc...)")
-	}
-	return p, nil
+func adminPolicy(get settings.Lookup) (identity.AdminPolicy, error) {
+	a, err := settings.ReadAdmins(get)
+	return identity.AdminPolicy{OrgID: a.OrgID, OrgRole: a.OrgRole}, err
 }
 
 // errNotAdmin is the log's reason for a 403.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,12 +11,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
 	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/settings"
 )
 
 // testHandler builds the handler from vars, logging into the returned
@@ -25,7 +26,7 @@ func testHandler(t *testing.T, vars map[string]string) (*handler, *bytes.Buffer)
 	if _, set := vars["ADMIN_ORG_ID"]; !set {
 		vars["ADMIN_ORG_ID"] = "org_1"
 	}
-	admins, err := adminPolicy(envvar.Map(vars))
+	admins, err := adminPolicy(settings.Map(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,13 +367,13 @@ func TestBadSettingsStopStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := newHandler(envvar.Map(tt.vars), logging.New(&bytes.Buffer{}))
+			_, err := newHandler(settings.Map(tt.vars), logging.New(&bytes.Buffer{}, slog.LevelInfo))
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err = %v, want one line mentioning %q", err, tt.want)
 			}
 		})
 	}
-	h, err := newHandler(envvar.Map(map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key"}), logging.New(&bytes.Buffer{}))
+	h, err := newHandler(settings.Map(map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key"}), logging.New(&bytes.Buffer{}, slog.LevelInfo))
 	if err != nil || h.admins != (identity.AdminPolicy{OrgRole: "org:admin"}) {
 		t.Fatalf("defaults: %v, admin policy %+v", err, h.admins)
 	}

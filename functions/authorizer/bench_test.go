@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,10 +21,10 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2/jwks"
 	"github.com/clerk/clerk-sdk-go/v2/jwt"
 
+	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/shared/clerkauth"
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/settings"
 )
 
 // The benchmarks below run side by side in one package, so one
@@ -60,7 +61,7 @@ func newBenchFixture(b *testing.B) benchFixture {
 
 func (f benchFixture) verifier(b *testing.B, memoSize int) *clerkauth.Verifier {
 	b.Helper()
-	cfg, err := clerkauth.ConfigFromEnv(envvar.Map(f.env))
+	cfg, err := settings.ReadVerifier(settings.Map(f.env))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 func BenchmarkAuthorizerInvoke(b *testing.B) {
 	f := newBenchFixture(b)
 	var logs bytes.Buffer
-	a, err := newAuthorizer(envvar.Map(f.env), logging.New(&logs))
+	a, err := newAuthorizer(settings.Map(f.env), logging.New(&logs, slog.LevelInfo))
 	if err != nil {
 		b.Fatal(err)
 	}

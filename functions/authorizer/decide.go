@@ -7,26 +7,24 @@ import (
 
 	"clerk-lambda/shared/clerkauth"
 	"clerk-lambda/shared/identity"
-	"clerk-lambda/shared/logging"
 )
 
 // decide verifies the request's token and logs the decision: one line, with
 // the reason or the user, never the token.
 func (a *authorizer) decide(ctx context.Context, headers map[string]string, cookies []string, route string) (*identity.Identity, error) {
-	log := logging.ForRequest(ctx, a.log)
 	token, err := clerkauth.TokenFromRequest(headers, cookies)
 	if err == nil {
 		var id *identity.Identity
 		if id, err = a.verifier.Verify(ctx, token); err == nil {
-			log.Info("authorized", "allowed", true, "userId", id.UserID, "route", route)
+			a.log.InfoContext(ctx, "authorized", "allowed", true, "userId", id.UserID, "route", route)
 			return id, nil
 		}
 	}
 	reason := clerkauth.ReasonOf(err)
 	if reason == clerkauth.JWKSUnavailable {
-		log.Error("denied: Clerk's keys are unavailable", "allowed", false, "reason", reason, "route", route, "error", err.Error())
+		a.log.ErrorContext(ctx, "denied: Clerk's keys are unavailable", "allowed", false, "reason", reason, "route", route, "error", err.Error())
 	} else {
-		log.Info("denied", "allowed", false, "reason", reason, "route", route)
+		a.log.InfoContext(ctx, "denied", "allowed", false, "reason", reason, "route", route)
 	}
 	return nil, err
 }

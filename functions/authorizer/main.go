@@ -18,24 +18,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"clerk-lambda/shared/clerkauth"
-	"clerk-lambda/shared/envvar"
-	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/secrets"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 )
 
 func main() {
-	logger := logging.New(os.Stdout)
-	a, err := newAuthorizer(envvar.OS, logger)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "authorizer:", err)
-		os.Exit(1)
-	}
+	a := startup.Init("authorizer", newAuthorizer)
 	lambda.Start(a.handle)
 }
 
@@ -46,18 +40,18 @@ type authorizer struct {
 	log      *slog.Logger
 }
 
-func newAuthorizer(get envvar.Lookup, logger *slog.Logger) (*authorizer, error) {
-	cfg, err := clerkauth.ConfigFromEnv(get)
+func newAuthorizer(get settings.Lookup, logger *slog.Logger) (*authorizer, error) {
+	cfg, err := settings.ReadVerifier(get)
 	if err != nil {
 		return nil, err
 	}
 	var opts clerkauth.Options
 	if cfg.JWTKey == "" {
-		scfg, err := secrets.ConfigFromEnv(get)
+		key, err := settings.ReadSecretKey(get)
 		if err != nil {
-			return nil, fmt.Errorf("%w (the JWKS is fetched with the secret key unless CLERK_JWT_KEY is set)", err)
+			return nil, fmt.Errorf("%w (the JWKS is fetched with the secret key unless %s is set)", err, settings.JWTKeyName)
 		}
-		provider, err := secrets.New(scfg)
+		provider, err := secrets.New(secrets.Config{SecretKey: key})
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +90,7 @@ func (a *authorizer) handle(ctx context.Context, e event) (any, error) {
 	case e.Type == "REQUEST" && e.MethodArn != "":
 		return a.policy(ctx, e.MethodArn, e.Headers)
 	}
-	a.log.Error("unrecognised authorizer event", "version", e.Version, "type", e.Type)
+	a.log.ErrorContext(ctx, "unrecognised authorizer event", "version", e.Version, "type", e.Type)
 	return nil, errors.New("unrecognised authorizer event: expected an HTTP API 2.0 REQUEST or a REST TOKEN/REQUEST event")
 }
 
@@ -114,7 +108,7 @@ func (a *authorizer) simple(ctx context.Context, e event) events.APIGatewayV2Cus
 func (a *authorizer) policy(ctx context.Context, methodArn string, headers map[string]string) (events.APIGatewayCustomAuthorizerResponse, error) {
 	resource, err := stageWildcard(methodArn)
 	if err != nil {
-		a.log.Error("authorizer event has a bad methodArn", "error", err)
+		a.log.ErrorContext(ctx, "authorizer event has a bad methodArn", "error", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, errUnauthorized
 	}
 	id, err := a.decide(ctx, headers, nil, methodArn)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +15,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
-	"clerk-lambda/shared/envvar"
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/settings"
 )
 
 const origin = "https://app.example.com"
@@ -28,12 +29,12 @@ func setup(t *testing.T) (*clerkfake.Server, *authorizer, *bytes.Buffer) {
 	t.Helper()
 	clerk := clerkfaketest.Start(t, clerkfake.Config{})
 	var logs bytes.Buffer
-	a, err := newAuthorizer(envvar.Map(map[string]string{
+	a, err := newAuthorizer(settings.Map(map[string]string{
 		"CLERK_API_URL":            clerk.URL(),
 		"CLERK_SECRET_KEY":         clerk.SecretKey(),
 		"CLERK_PUBLISHABLE_KEY":    clerk.PublishableKey(),
 		"CLERK_AUTHORIZED_PARTIES": origin,
-	}), logging.New(&logs))
+	}), logging.New(&logs, slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 		"bad authorized list": {env: map[string]string{"CLERK_ISSUER": "https://a.clerk.accounts.dev", "CLERK_SECRET_KEY": "sk_test_x", "CLERK_AUTHORIZED_PARTIES": "nope"}, want: "CLERK_AUTHORIZED_PARTIES"},
 	}
 	for name, tt := range tests {
-		_, err := newAuthorizer(envvar.Map(tt.env), logging.New(&bytes.Buffer{}))
+		_, err := newAuthorizer(settings.Map(tt.env), logging.New(&bytes.Buffer{}, slog.LevelInfo))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: err = %v, want one line containing %q", name, err, tt.want)
 		}

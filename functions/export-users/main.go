@@ -11,79 +11,60 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkauth"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/export"
-	"clerk-lambda/shared/logging"
-	"clerk-lambda/shared/secrets"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 )
 
 func main() {
-	s, err := settingsFromEnv(envvar.OS)
+	j := startup.Init("export-users", newJob)
+	lambda.Start(j.handle)
+}
+
+// config is what the function reads from its environment at start.
+type config struct {
+	export settings.Export
+	issuer string
+	users  *clerkapi.Client
+}
+
+// configFromEnv reads and checks every setting. It makes no network call:
+// the secret key is fetched when the first run needs it.
+func configFromEnv(get settings.Lookup) (config, error) {
+	dest, err := settings.ReadExport(get)
 	if err != nil {
-		exit(err)
+		return config{}, err
+	}
+	issuer, _, err := settings.Issuer(get)
+	if err != nil {
+		return config{}, err
+	}
+	users, _, err := clerkapi.FromEnv(get)
+	if err != nil {
+		return config{}, err
+	}
+	return config{export: dest, issuer: issuer, users: users}, nil
+}
+
+// newJob is the function's setup: its settings and the S3 client, from the
+// default AWS configuration (the function's role in Lambda).
+func newJob(get settings.Lookup, logger *slog.Logger) (*job, error) {
+	c, err := configFromEnv(get)
+	if err != nil {
+		return nil, err
 	}
 	client, err := export.NewS3Client(context.Background())
 	if err != nil {
-		exit(err)
+		return nil, err
 	}
-	lambda.Start(newJob(s, client, logging.New(os.Stdout)).handle)
-}
-
-// exit stops the function at start with one line saying why.
-func exit(err error) {
-	fmt.Fprintln(os.Stderr, "export-users:", err)
-	os.Exit(1)
-}
-
-// settings is what the function reads from its environment at start.
-type settings struct {
-	bucket, prefix string
-	issuer         string
-	users          *clerkapi.Client
-}
-
-// settingsFromEnv reads and checks every setting. It makes no network call:
-// the secret key is fetched when the first run needs it.
-func settingsFromEnv(get envvar.Lookup) (settings, error) {
-	s := settings{bucket: envvar.String(get, "EXPORT_BUCKET", "")}
-	if s.bucket == "" {
-		return settings{}, errors.New("EXPORT_BUCKET must be set to the bucket the export writes to")
-	}
-	if err := export.CheckBucket(s.bucket); err != nil {
-		return settings{}, fmt.Errorf("EXPORT_BUCKET: %w", err)
-	}
-	var err error
-	if s.prefix, err = export.CleanPrefix(envvar.String(get, "EXPORT_PREFIX", export.DefaultPrefix)); err != nil {
-		return settings{}, fmt.Errorf("EXPORT_PREFIX: %w", err)
-	}
-	clerk, err := clerkauth.ConfigFromEnv(get)
-	if err != nil {
-		return settings{}, err
-	}
-	s.issuer = clerk.Issuer
-	scfg, err := secrets.ConfigFromEnv(get)
-	if err != nil {
-		return settings{}, err
-	}
-	keys, err := secrets.New(scfg)
-	if err != nil {
-		return settings{}, err
-	}
-	if s.users, err = clerkapi.New(clerkapi.Config{SecretKey: keys.SecretKey, URL: clerk.APIURL}); err != nil {
-		return settings{}, fmt.Errorf("CLERK_API_URL: %w", err)
-	}
-	return s, nil
+	return jobFor(c, client, logger), nil
 }
 
 // job runs exports; one lives for the whole execution environment.
@@ -93,10 +74,10 @@ type job struct {
 	log   *slog.Logger
 }
 
-func newJob(s settings, client transfermanager.S3APIClient, logger *slog.Logger) *job {
+func jobFor(c config, client transfermanager.S3APIClient, logger *slog.Logger) *job {
 	return &job{
-		users: s.users,
-		cfg:   export.Config{S3: client, Bucket: s.bucket, Prefix: s.prefix, Issuer: s.issuer},
+		users: c.users,
+		cfg:   export.Config{S3: client, Bucket: c.export.Bucket, Prefix: c.export.Prefix, Issuer: c.issuer},
 		log:   logger,
 	}
 }
@@ -114,14 +95,14 @@ type Summary struct {
 // run stops export.DefaultMargin before the invocation's deadline, so a run
 // that cannot finish aborts its upload cleanly instead of being killed.
 func (j *job) handle(ctx context.Context, event events.EventBridgeEvent) (Summary, error) {
-	log := logging.ForRequest(ctx, j.log).With("event", event.ID)
-	log.Info("export started", "bucket", j.cfg.Bucket, "prefix", j.cfg.Prefix)
+	log := j.log.With("event", event.ID)
+	log.InfoContext(ctx, "export started", "bucket", j.cfg.Bucket, "prefix", j.cfg.Prefix)
 	m, err := export.Run(ctx, j.users, j.cfg)
 	if err != nil {
-		log.Error("export failed", "error", err.Error())
+		log.ErrorContext(ctx, "export failed", "error", err.Error())
 		return Summary{}, err
 	}
 	s := Summary{Users: m.Users, Bytes: m.Bytes, Seconds: m.Finished.Sub(m.Started).Seconds(), Key: m.Key}
-	log.Info("export finished", "users", s.Users, "bytes", s.Bytes, "seconds", s.Seconds, "key", s.Key)
+	log.InfoContext(ctx, "export finished", "users", s.Users, "bytes", s.Bytes, "seconds", s.Seconds, "key", s.Key)
 	return s, nil
 }

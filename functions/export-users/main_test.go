@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
@@ -16,11 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/envvar"
+	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
 	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/settings"
 )
 
 var s3srv *exporttest.Server
@@ -56,13 +57,13 @@ func TestScheduledRunExportsEveryUser(t *testing.T) {
 	srv := exporttest.Need(t, s3srv)
 	fake := exporttest.Clerk(t, 1_200)
 	bucket := srv.Bucket(t)
-	s, err := settingsFromEnv(envvar.Map(env(fake, bucket)))
+	s, err := configFromEnv(settings.Map(env(fake, bucket)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
 	client := srv.Client()
-	j := newJob(s, client, logging.New(&logs))
+	j := jobFor(s, client, logging.New(&logs, slog.LevelInfo))
 
 	event, err := os.ReadFile("testdata/scheduled-event.json")
 	if err != nil {
@@ -98,8 +99,10 @@ func TestScheduledRunExportsEveryUser(t *testing.T) {
 	exporttest.CheckUsers(t, obj.Body, exporttest.IDs(fake))
 
 	for _, want := range []string{
-		`"msg":"export started","requestId":"req-1","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","bucket":"` + bucket + `","prefix":"users"`,
-		`"msg":"export finished","requestId":"req-1","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","users":1200,`,
+		`"msg":"export started","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","bucket":"` + bucket + `","prefix":"users","requestId":"req-1"}`,
+		`"msg":"export finished","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","users":1200,`,
+		`,"requestId":"req-1"}` + "\n" + `{"time"`, // on the first line, and on the second below
+		`.jsonl.gz","requestId":"req-1"}`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs.String())
@@ -118,12 +121,12 @@ func TestFailedRunIsReportedAndLogged(t *testing.T) {
 	fake := exporttest.Clerk(t, 10)
 	e := env(fake, srv.Bucket(t))
 	e["CLERK_SECRET_KEY"] = "sk_test_wrong"
-	s, err := settingsFromEnv(envvar.Map(e))
+	s, err := configFromEnv(settings.Map(e))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	_, err = newJob(s, srv.Client(), logging.New(&logs)).handle(context.Background(), events.EventBridgeEvent{ID: "e-2"})
+	_, err = jobFor(s, srv.Client(), logging.New(&logs, slog.LevelInfo)).handle(context.Background(), events.EventBridgeEvent{ID: "e-2"})
 	if err == nil || !strings.HasPrefix(err.Error(), "export stopped after 0 users: clerkapi: list users: HTTP 401 clerk_key_invalid") {
 		t.Fatalf("handle: %v; want the Clerk key error", err)
 	}
@@ -163,15 +166,15 @@ func TestSettingsAreChecked(t *testing.T) {
 			for k, v := range tc.set {
 				e[k] = v
 			}
-			_, err := settingsFromEnv(envvar.Map(e))
+			_, err := configFromEnv(settings.Map(e))
 			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("settingsFromEnv: %v; want one line starting %q", err, tc.want)
+				t.Errorf("configFromEnv: %v; want one line starting %q", err, tc.want)
 			}
 		})
 	}
-	s, err := settingsFromEnv(envvar.Map(base))
-	if err != nil || s.prefix != export.DefaultPrefix || s.issuer != "https://clerk.example.com" {
-		t.Errorf("defaults: prefix %q, issuer %q, %v; want %q, https://clerk.example.com", s.prefix, s.issuer, err, export.DefaultPrefix)
+	s, err := configFromEnv(settings.Map(base))
+	if err != nil || s.export.Prefix != export.DefaultPrefix || s.issuer != "https://clerk.example.com" {
+		t.Errorf("defaults: prefix %q, issuer %q, %v; want %q, https://clerk.example.com", s.export.Prefix, s.issuer, err, export.DefaultPrefix)
 	}
 }
 

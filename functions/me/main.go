@@ -4,17 +4,16 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"clerk-lambda/shared/clerkroute"
-	"clerk-lambda/shared/envvar"
-	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 	"clerk-lambda/shared/userview"
 )
 
@@ -22,15 +21,16 @@ import (
 const route = "GET /me"
 
 func main() {
-	r, err := clerkroute.FromEnv(envvar.OS, logging.New(os.Stdout))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "me:", err)
-		os.Exit(1)
-	}
-	lambda.Start(handler{r}.handle)
+	h := startup.Init("me", newHandler)
+	lambda.Start(h.handle)
 }
 
 type handler struct{ *clerkroute.Route }
+
+func newHandler(get settings.Lookup, logger *slog.Logger) (handler, error) {
+	r, err := clerkroute.FromEnv(get, logger)
+	return handler{r}, err
+}
 
 // handle answers with the caller's user. A user Clerk does not have was
 // deleted since the token was issued: 404.

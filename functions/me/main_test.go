@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/identity"

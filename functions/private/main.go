@@ -4,26 +4,20 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
-	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 )
 
 func main() {
-	h, err := newHandler(envvar.OS, logging.New(os.Stdout))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "private:", err)
-		os.Exit(1)
-	}
+	h := startup.Init("private", newHandler)
 	lambda.Start(h.handle)
 }
 
@@ -32,8 +26,8 @@ type handler struct {
 	log *slog.Logger
 }
 
-func newHandler(get envvar.Lookup, logger *slog.Logger) (*handler, error) {
-	skew, err := identity.LeewayFromEnv(get)
+func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
+	skew, err := settings.ClockSkew(get)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +43,7 @@ type whoami struct {
 func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id, err := h.ids.HTTP(req)
 	if err != nil {
-		logging.ForRequest(ctx, h.log).Info("unauthenticated", "status", http.StatusUnauthorized, "error", err.Error())
+		h.log.InfoContext(ctx, "unauthenticated", "status", http.StatusUnauthorized, "error", err.Error())
 		return respond.Unauthenticated(), nil
 	}
 	return respond.JSON(http.StatusOK, whoami{Message: "You are signed in.", Identity: id}), nil

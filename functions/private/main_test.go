@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
 )
 
 func request(ctx map[string]any) events.APIGatewayV2HTTPRequest {
@@ -25,7 +26,7 @@ func request(ctx map[string]any) events.APIGatewayV2HTTPRequest {
 
 func TestPrivate(t *testing.T) {
 	t.Parallel()
-	h, err := newHandler(envvar.Map(nil), logging.New(&bytes.Buffer{}))
+	h, err := newHandler(settings.Map(nil), logging.New(&bytes.Buffer{}, slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestPrivate(t *testing.T) {
 
 func TestBadSkewStopsStart(t *testing.T) {
 	t.Parallel()
-	if _, err := newHandler(envvar.Map(map[string]string{"CLERK_CLOCK_SKEW": "x"}), logging.New(&bytes.Buffer{})); err == nil {
+	if _, err := newHandler(settings.Map(map[string]string{"CLERK_CLOCK_SKEW": "x"}), logging.New(&bytes.Buffer{}, slog.LevelInfo)); err == nil {
 		t.Fatal("a malformed CLERK_CLOCK_SKEW was accepted")
 	}
 }

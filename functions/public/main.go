@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -11,10 +12,18 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 )
 
 func main() {
-	lambda.Start(handle)
+	lambda.Start(startup.Init("public", setup))
+}
+
+// setup reads nothing of its own: the route needs no settings beyond
+// LOG_LEVEL, which startup checks.
+func setup(settings.Lookup, *slog.Logger) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+	return handle, nil
 }
 
 // hello is the body of GET /public.

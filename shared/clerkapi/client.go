@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -23,10 +22,12 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 	"github.com/clerk/clerk-sdk-go/v2/user"
+
+	"clerk-lambda/shared/settings"
 )
 
 // DefaultURL is the Backend API's base URL.
-const DefaultURL = clerk.APIURL
+const DefaultURL = settings.DefaultAPIURL
 
 // Config sets up a Client.
 type Config struct {
@@ -34,10 +35,13 @@ type Config struct {
 	// attempt, so a rotated key is picked up by the next request. An error
 	// from it ends the call at once, marked ErrSecretKey. Required.
 	SecretKey func(ctx context.Context) (string, error)
+	// KeyRefused, when set, is called when Clerk answers 401: the key
+	// SecretKey returned was refused, so a kept copy should be dropped
+	// (secrets.Provider.Invalidate). FromEnv sets it.
+	KeyRefused func()
 	// URL is the Backend API base URL (CLERK_API_URL); "" = DefaultURL. It
-	// must be https, or http to a local stand-in (a loopback address,
-	// localhost or host.docker.internal), so the key never crosses a network
-	// in clear text.
+	// must pass settings.CheckAPIURL: https, or http to a local stand-in, so
+	// the key never crosses a network in clear text.
 	URL string
 	// HTTPClient sends the requests; nil = a client with a 10-second timeout.
 	HTTPClient *http.Client
@@ -59,6 +63,7 @@ type Config struct {
 // Client calls the Backend API. It is safe for concurrent use.
 type Client struct {
 	secretKey    func(context.Context) (string, error)
+	keyRefused   func()
 	url          string
 	http         *http.Client
 	maxAttempts  int
@@ -88,6 +93,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		secretKey:    cfg.SecretKey,
+		keyRefused:   cfg.KeyRefused,
 		url:          base,
 		http:         observed(hc),
 		maxAttempts:  orDefault(cfg.MaxAttempts, 4),
@@ -111,28 +117,10 @@ func checkURL(raw string) (string, error) {
 	if raw == "" {
 		return DefaultURL, nil
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", errors.New("clerkapi: URL must be an absolute http(s) URL without credentials, query or fragment")
+	if err := settings.CheckAPIURL(raw); err != nil {
+		return "", fmt.Errorf("clerkapi: URL %w", err)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLocal(u.Hostname()) {
-			return "", errors.New("clerkapi: URL must use https unless it points at a local stand-in (loopback, localhost or host.docker.internal)")
-		}
-	default:
-		return "", errors.New("clerkapi: URL must use https (or http for a local stand-in)")
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func isLocal(host string) bool {
-	if host == "localhost" || host == "host.docker.internal" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return strings.TrimRight(raw, "/"), nil
 }
 
 // backend builds the SDK backend for one attempt, with the key of the moment.

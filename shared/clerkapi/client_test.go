@@ -14,9 +14,9 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // client returns a client of s with millisecond backoffs; change adjusts the

@@ -17,9 +17,9 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // visits runs EachUser and counts how often each id was passed to fn, in

@@ -81,6 +81,12 @@ func (c *Client) attempt(ctx context.Context, do func(context.Context, clerk.Bac
 	if errors.As(err, &apiErr) || ex.status >= 400 {
 		e := apiError(apiErr, ex, key)
 		switch {
+		case e.Status == http.StatusUnauthorized && c.keyRefused != nil:
+			// The key kept in memory was refused: after a rotation the old
+			// key is revoked while SSM already holds the new one, so the
+			// next call reads it again rather than failing until its TTL
+			// runs out.
+			c.keyRefused()
 		case e.Status == http.StatusTooManyRequests:
 			return rateLimited, retryAfter(ex.header, time.Now()), e
 		case e.Status >= 500:

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // TestRetryAfterIsClamped checks the wait a single 429 leads to: what

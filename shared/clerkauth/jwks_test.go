@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 )
 
 func secretFunc(key string) func(context.Context) (string, error) {

@@ -10,7 +10,6 @@ package clerkroute
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -18,11 +17,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/identity"
-	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
-	"clerk-lambda/shared/secrets"
+	"clerk-lambda/shared/settings"
 )
 
 const (
@@ -41,29 +38,23 @@ type Settings struct {
 	// Skew is CLERK_CLOCK_SKEW, the leeway on the expiry the authorizer
 	// passed on.
 	Skew time.Duration
-	// Secrets says where the secret key comes from.
-	Secrets secrets.Config
-	// Clerk configures the Backend API client (CLERK_API_URL). New sets its
-	// SecretKey.
-	Clerk clerkapi.Config
+	// Backend is the Backend API client's settings: CLERK_API_URL and the
+	// secret key's.
+	Backend clerkapi.Settings
 }
 
-// LoadSettings reads CLERK_CLOCK_SKEW (default 5s), CLERK_API_URL and the
-// secret key's settings. An error is one line naming the variable.
-func LoadSettings(get envvar.Lookup) (Settings, error) {
-	skew, err := identity.LeewayFromEnv(get)
+// LoadSettings reads the clock skew and the Backend API client's settings.
+// An error is one line naming the variable.
+func LoadSettings(get settings.Lookup) (Settings, error) {
+	skew, err := settings.ClockSkew(get)
 	if err != nil {
 		return Settings{}, err
 	}
-	sc, err := secrets.ConfigFromEnv(get)
+	backend, err := clerkapi.LoadSettings(get)
 	if err != nil {
 		return Settings{}, err
 	}
-	return Settings{
-		Skew:    skew,
-		Secrets: sc,
-		Clerk:   clerkapi.Config{URL: envvar.String(get, "CLERK_API_URL", clerkapi.DefaultURL)},
-	}, nil
+	return Settings{Skew: skew, Backend: backend}, nil
 }
 
 // Route is what a route's handler works with. It is safe for concurrent use.
@@ -73,23 +64,14 @@ type Route struct {
 	// Clerk calls the Backend API; bound each call with CallContext.
 	Clerk *clerkapi.Client
 
-	secrets secretSource
-	log     *slog.Logger
-}
-
-// secretSource is what a Route needs of the secret key's provider
-// (*secrets.Provider).
-type secretSource interface {
-	SecretKey(ctx context.Context) (string, error)
-	// Source says where the key comes from, for logs; never the key.
-	Source() string
-	// Invalidate drops a kept key, so the next request reads it again.
-	Invalidate()
+	// keySource says where the secret key comes from, for logs; never the key.
+	keySource func() string
+	log       *slog.Logger
 }
 
 // FromEnv builds a Route from the environment, logging to logger: what a
-// function's main calls.
-func FromEnv(get envvar.Lookup, logger *slog.Logger) (*Route, error) {
+// function's setup calls.
+func FromEnv(get settings.Lookup, logger *slog.Logger) (*Route, error) {
 	s, err := LoadSettings(get)
 	if err != nil {
 		return nil, err
@@ -100,21 +82,11 @@ func FromEnv(get envvar.Lookup, logger *slog.Logger) (*Route, error) {
 // New builds a Route from s, logging to logger. It makes no network call:
 // the secret key is read on the first request that needs it.
 func New(s Settings, logger *slog.Logger) (*Route, error) {
-	provider, err := secrets.New(s.Secrets)
+	client, keys, err := clerkapi.Connect(s.Backend)
 	if err != nil {
 		return nil, err
 	}
-	return newRoute(s, provider, logger)
-}
-
-func newRoute(s Settings, keys secretSource, logger *slog.Logger) (*Route, error) {
-	cfg := s.Clerk
-	cfg.SecretKey = keys.SecretKey
-	client, err := clerkapi.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("CLERK_API_URL: %w", err)
-	}
-	return &Route{IDs: identity.Reader{Leeway: s.Skew}, Clerk: client, secrets: keys, log: logger}, nil
+	return &Route{IDs: identity.Reader{Leeway: s.Skew}, Clerk: client, keySource: keys.Source, log: logger}, nil
 }
 
 // CallContext bounds a Clerk call by CallTimeout, and by the Lambda deadline
@@ -164,32 +136,21 @@ func userNotFound(err error) bool {
 // Finish writes the request's one log line and returns res. The line is msg
 // (the route), with the status, then attrs (key-value pairs such as the
 // caller's userId), then err's text when the request failed; a failure to
-// read the secret key also names where the key comes from (secretSource),
-// never the key. A 5xx is logged at ERROR level, anything else at INFO.
+// read the secret key also names where the key comes from, never the key.
+// A 5xx is logged at ERROR level, anything else at INFO; the logger adds
+// the request id from ctx.
 func (r *Route) Finish(ctx context.Context, msg string, res events.APIGatewayV2HTTPResponse, err error, attrs ...any) events.APIGatewayV2HTTPResponse {
-	if keyRefused(err) {
-		// The key kept in memory was refused: after a rotation the old key
-		// is revoked while SSM already holds the new one, so read it again
-		// rather than answering 502 until the TTL runs out.
-		r.secrets.Invalidate()
-	}
 	all := append([]any{"status", res.StatusCode}, attrs...)
 	if err != nil {
 		all = append(all, "error", err.Error())
 	}
 	if errors.Is(err, clerkapi.ErrSecretKey) {
-		all = append(all, "secretSource", r.secrets.Source())
+		all = append(all, "secretSource", r.keySource())
 	}
 	level := slog.LevelInfo
 	if res.StatusCode >= http.StatusInternalServerError {
 		level = slog.LevelError
 	}
-	logging.ForRequest(ctx, r.log).Log(ctx, level, msg, all...)
+	r.log.Log(ctx, level, msg, all...)
 	return res
-}
-
-// keyRefused reports whether Clerk refused the secret key itself (401).
-func keyRefused(err error) bool {
-	var apiErr *clerkapi.APIError
-	return errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized
 }

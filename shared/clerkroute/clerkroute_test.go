@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,30 +12,30 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
 )
 
 func TestLoadSettings(t *testing.T) {
 	t.Parallel()
-	defaults := envvar.Map(map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key"})
+	defaults := settings.Map(map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key"})
 	s, err := clerkroute.LoadSettings(defaults)
-	if err != nil || s.Skew != 5*time.Second || s.Clerk.URL != clerkapi.DefaultURL || s.Secrets.Parameter != "/clerk/secret-key" {
+	if err != nil || s.Skew != 5*time.Second || s.Backend.Client.URL != clerkapi.DefaultURL || s.Backend.Secrets.Parameter != "/clerk/secret-key" {
 		t.Fatalf("defaults: %+v, %v", s, err)
 	}
-	if _, err := clerkroute.FromEnv(defaults, logging.New(&bytes.Buffer{})); err != nil {
+	if _, err := clerkroute.FromEnv(defaults, logging.New(&bytes.Buffer{}, slog.LevelInfo)); err != nil {
 		t.Fatalf("defaults refused: %v", err)
 	}
-	s, err = clerkroute.LoadSettings(envvar.Map(map[string]string{
+	s, err = clerkroute.LoadSettings(settings.Map(map[string]string{
 		"CLERK_SECRET_KEY": "sk_test_x", "CLERK_CLOCK_SKEW": "2s", "CLERK_API_URL": "http://127.0.0.1:9/v1",
 	}))
-	if err != nil || s.Skew != 2*time.Second || s.Clerk.URL != "http://127.0.0.1:9/v1" || s.Secrets.Value != "sk_test_x" {
+	if err != nil || s.Skew != 2*time.Second || s.Backend.Client.URL != "http://127.0.0.1:9/v1" || s.Backend.Secrets.Value != "sk_test_x" {
 		t.Fatalf("set values: %+v, %v", s, err)
 	}
 }
@@ -49,7 +50,7 @@ func TestBadSettingsStopStart(t *testing.T) {
 		"CLERK_API_URL":    {"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.clerk.com/v1"},
 	}
 	for want, vars := range bad {
-		r, err := clerkroute.FromEnv(envvar.Map(vars), logging.New(&bytes.Buffer{}))
+		r, err := clerkroute.FromEnv(settings.Map(vars), logging.New(&bytes.Buffer{}, slog.LevelInfo))
 		if r != nil || err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: err = %v, want one line mentioning %q", vars, err, want)
 		}
@@ -144,7 +145,7 @@ func TestOutcomes(t *testing.T) {
 			vars, change, source := clerkroutetest.Env(fake), func(*clerkroute.Settings) {}, ""
 			if tt.unreadable {
 				vars = map[string]string{"CLERK_SECRET_KEY_PARAMETER": "/clerk/secret-key", "CLERK_API_URL": fake.URL()}
-				change = func(s *clerkroute.Settings) { s.Secrets.SSMClient = clerkroutetest.UnreachableSSM(t) }
+				change = func(s *clerkroute.Settings) { s.Backend.Secrets.SSMClient = clerkroutetest.UnreachableSSM(t) }
 				source = "ssm:/clerk/secret-key"
 			}
 			r, logs := clerkroutetest.Route(t, vars, change)

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"clerk-lambda/shared/clerkapi"
+	"clerk-lambda/shared/settings"
 )
 
 const (
@@ -65,7 +66,7 @@ type Config struct {
 	S3 transfermanager.S3APIClient
 	// Bucket is the bucket written to. Required.
 	Bucket string
-	// Prefix is the key prefix (see CleanPrefix); "" = DefaultPrefix.
+	// Prefix is the key prefix (see settings.CleanPrefix); "" = DefaultPrefix.
 	Prefix string
 	// Issuer names the Clerk instance in the manifest, such as
 	// "https://example.clerk.accounts.dev".
@@ -155,10 +156,10 @@ func (cfg *Config) check() (string, error) {
 	if cfg.S3 == nil {
 		return "", errors.New("export: Config.S3 is required")
 	}
-	if err := CheckBucket(cfg.Bucket); err != nil {
+	if err := settings.CheckBucket(cfg.Bucket); err != nil {
 		return "", fmt.Errorf("export: bucket: %w", err)
 	}
-	prefix, err := CleanPrefix(cmp.Or(cfg.Prefix, DefaultPrefix))
+	prefix, err := settings.CleanPrefix(cmp.Or(cfg.Prefix, DefaultPrefix))
 	if err != nil {
 		return "", fmt.Errorf("export: prefix: %w", err)
 	}

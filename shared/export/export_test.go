@@ -29,8 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/clerk/clerk-sdk-go/v2"
 
+	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkfake"
 	"clerk-lambda/shared/export/exporttest"
 )
 

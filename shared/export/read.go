@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 
+	"clerk-lambda/shared/settings"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/clerk/clerk-sdk-go/v2"
@@ -46,7 +48,7 @@ func Read(r io.Reader, fn func(*clerk.User) error) error {
 // Latest reads the manifest of the newest complete export under prefix
 // ("" = DefaultPrefix).
 func Latest(ctx context.Context, client *s3.Client, bucket, prefix string) (Manifest, error) {
-	p, err := CleanPrefix(cmp.Or(prefix, DefaultPrefix))
+	p, err := settings.CleanPrefix(cmp.Or(prefix, DefaultPrefix))
 	if err != nil {
 		return Manifest{}, fmt.Errorf("prefix: %w", err)
 	}

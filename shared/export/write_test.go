@@ -13,7 +13,7 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 
-	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/shared/export/exporttest"
 )
 

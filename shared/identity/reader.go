@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"clerk-lambda/shared/envvar"
 )
 
 // ErrUnauthenticated is wrapped by every error a Reader returns: the request
@@ -121,24 +119,4 @@ func unixSeconds(v any) (int64, error) {
 		}
 	}
 	return 0, errors.New("authorizer context has no valid exp")
-}
-
-// DefaultLeeway is the clock skew allowed when CLERK_CLOCK_SKEW is unset.
-const DefaultLeeway = 5 * time.Second
-
-// maxLeeway bounds CLERK_CLOCK_SKEW: a larger skew would keep tokens, which
-// live 60 s, valid for several times their life.
-const maxLeeway = 5 * time.Minute
-
-// LeewayFromEnv reads CLERK_CLOCK_SKEW, the leeway on exp, nbf and iat, so
-// the authorizer and every route function agree on it.
-func LeewayFromEnv(get envvar.Lookup) (time.Duration, error) {
-	d, err := envvar.Duration(get, "CLERK_CLOCK_SKEW", DefaultLeeway)
-	if err != nil {
-		return 0, err
-	}
-	if d > maxLeeway {
-		return 0, fmt.Errorf("CLERK_CLOCK_SKEW: must be at most %s", maxLeeway)
-	}
-	return d, nil
 }

@@ -24,8 +24,8 @@
 //     SDK's own retries) per 5 seconds, not one per request.
 //
 // A key that Clerk rejects (401 after a rotation) is dropped with
-// Provider.Invalidate, so the next call fetches the parameter again. Users of
-// clerkapi may call it when a call fails with 401; nothing calls it for them.
+// Provider.Invalidate, so the next call fetches the parameter again; a
+// client made by clerkapi.Connect calls it whenever Clerk answers 401.
 //
 // The key itself never appears in an error or in Source.
 package secrets
@@ -35,36 +35,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/settings"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"golang.org/x/sync/singleflight"
 )
 
-// Names of the environment variables ConfigFromEnv reads.
-const (
-	EnvValue         = "CLERK_SECRET_KEY"
-	EnvParameter     = "CLERK_SECRET_KEY_PARAMETER"
-	EnvTTL           = "CLERK_SECRET_KEY_TTL"
-	EnvExtensionPort = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
-	EnvSessionToken  = "AWS_SESSION_TOKEN"
-	// EnvRuntimeAPI is set by Lambda (and by emulators of it); its presence
-	// tells ConfigFromEnv that probing for the extension makes sense.
-	EnvRuntimeAPI = "AWS_LAMBDA_RUNTIME_API"
-)
-
 const (
 	// DefaultTTL is how long a fetched key is kept when no TTL is configured.
-	DefaultTTL = 5 * time.Minute
-	// DefaultExtensionPort is the port the Parameters and Secrets Lambda
-	// Extension listens on unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT says otherwise.
-	DefaultExtensionPort = "2773"
+	DefaultTTL = settings.DefaultSecretKeyTTL
 
 	// fetchTimeout bounds one fetch, which runs on behalf of every caller
 	// waiting for it and so is not cut short when one of them gives up.
@@ -80,30 +63,11 @@ const (
 	freshKeyAge = 5 * time.Second
 )
 
-// Config says where the secret key comes from. ConfigFromEnv fills it from
-// the environment variables named in the comments; the last three fields are
-// optional hooks, there chiefly for tests.
+// Config says where the secret key comes from (settings.ReadSecretKey
+// reads that from the environment), with optional hooks, there chiefly for
+// tests.
 type Config struct {
-	// Value is CLERK_SECRET_KEY. When set it wins over everything and no AWS
-	// call is ever made.
-	Value string
-	// Parameter is CLERK_SECRET_KEY_PARAMETER: the name or ARN of the SSM
-	// SecureString parameter holding the key.
-	Parameter string
-	// TTL is CLERK_SECRET_KEY_TTL: how long a fetched key is kept, and how
-	// much longer it stands in when the fetch after it fails. Zero means
-	// DefaultTTL.
-	TTL time.Duration
-	// ExtensionPort is PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: when set, the
-	// parameter is read through the extension listening on this port.
-	ExtensionPort string
-	// ProbePort, when ExtensionPort is empty, is a port to check once, on the
-	// first fetch, for a listening extension. ConfigFromEnv sets it to
-	// DefaultExtensionPort when running inside Lambda.
-	ProbePort string
-	// SessionToken is AWS_SESSION_TOKEN, which the extension requires in the
-	// X-Aws-Parameters-Secrets-Token header. Without it the extension is not used.
-	SessionToken string
+	settings.SecretKey
 
 	// SSMClient builds the SSM client on first use. Nil means one built from
 	// config.LoadDefaultConfig.
@@ -114,82 +78,6 @@ type Config struct {
 	// Now is the clock deciding when a kept key expires and when a backoff
 	// ends. Nil means time.Now.
 	Now func() time.Time
-}
-
-// ConfigFromEnv reads the configuration from the environment. An error is one
-// line naming the variable that is missing or malformed.
-func ConfigFromEnv(get envvar.Lookup) (Config, error) {
-	ttl, err := envvar.Duration(get, EnvTTL, DefaultTTL)
-	if err != nil {
-		return Config{}, err
-	}
-	if ttl == 0 {
-		return Config{}, fmt.Errorf("%s: must be greater than zero", EnvTTL)
-	}
-	cfg := Config{
-		Value:         envvar.String(get, EnvValue, ""),
-		Parameter:     envvar.String(get, EnvParameter, ""),
-		TTL:           ttl,
-		ExtensionPort: envvar.String(get, EnvExtensionPort, ""),
-		SessionToken:  envvar.String(get, EnvSessionToken, ""),
-	}
-	if cfg.ExtensionPort == "" && envvar.String(get, EnvRuntimeAPI, "") != "" {
-		cfg.ProbePort = DefaultExtensionPort
-	}
-	if err := cfg.validate(); err != nil {
-		return Config{}, err
-	}
-	return cfg, nil
-}
-
-// validate checks what New and ConfigFromEnv both need. The parameter is
-// checked even when Value wins, so a malformed setting is caught wherever it is.
-func (c Config) validate() error {
-	if c.Value == "" && c.Parameter == "" {
-		return fmt.Errorf("%s or %s must be set", EnvValue, EnvParameter)
-	}
-	if c.Parameter != "" {
-		if err := checkParameterName(c.Parameter); err != nil {
-			return fmt.Errorf("%s: %w", EnvParameter, err)
-		}
-	}
-	if c.TTL < 0 {
-		return fmt.Errorf("%s: must not be negative", EnvTTL)
-	}
-	if c.ExtensionPort != "" && !validPort(c.ExtensionPort) {
-		return fmt.Errorf("%s: not a port number (1-65535)", EnvExtensionPort)
-	}
-	if c.ProbePort != "" && !validPort(c.ProbePort) {
-		return errors.New("extension probe port: not a port number (1-65535)")
-	}
-	return nil
-}
-
-// parameterName matches what GetParameter accepts: a plain name, a path of
-// such names below "/", or a parameter ARN; each optionally followed by a
-// ":version" or ":label" selector.
-var parameterName = regexp.MustCompile(
-	`^(?:[\w.-]+|(?:/[\w.-]+)+|arn:aws[\w-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w.-]+(?:/[\w.-]+)*)(?::[\w.-]{1,100})?$`)
-
-// maxParameterName is SSM's limit on a parameter name, ARN included.
-const maxParameterName = 2048
-
-// checkParameterName rejects names SSM would refuse, and a secret key put in
-// the parameter's place by mistake (which would otherwise reach logs and
-// errors as a "name"). The error never repeats the name.
-func checkParameterName(name string) error {
-	if strings.HasPrefix(name, "sk_live_") || strings.HasPrefix(name, "sk_test_") {
-		return fmt.Errorf("holds a secret key, not a parameter name (put the key in %s or in SSM)", EnvValue)
-	}
-	if len(name) > maxParameterName || !parameterName.MatchString(name) {
-		return errors.New("not a valid SSM parameter name (use a name such as /clerk/secret-key, or a parameter ARN)")
-	}
-	return nil
-}
-
-func validPort(s string) bool {
-	n, err := strconv.ParseUint(s, 10, 16)
-	return err == nil && n > 0
 }
 
 // Provider hands out the secret key, fetching and keeping it as Config says.
@@ -212,7 +100,7 @@ type Provider struct {
 
 // New checks cfg and returns a Provider. It makes no network call.
 func New(cfg Config) (*Provider, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	if cfg.TTL == 0 {

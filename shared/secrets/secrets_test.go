@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"clerk-lambda/shared/envvar"
+	"clerk-lambda/shared/settings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -49,90 +49,10 @@ func mustProvider(t *testing.T, e *ssmEndpoint, cfg Config) *Provider {
 	return p
 }
 
-func TestConfigFromEnv(t *testing.T) {
+func TestNewRejectsWhatReadSecretKeyRejects(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		want    Config
-		wantErr string
-	}{
-		{name: "nothing set", env: nil, wantErr: "CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set"},
-		{name: "blank value and parameter", env: map[string]string{EnvValue: " ", EnvParameter: ""},
-			wantErr: "CLERK_SECRET_KEY or CLERK_SECRET_KEY_PARAMETER must be set"},
-		{name: "value only", env: map[string]string{EnvValue: " " + keyV1 + "\n"},
-			want: Config{Value: keyV1, TTL: DefaultTTL}},
-		{name: "parameter in Lambda probes the default port",
-			env:  map[string]string{EnvParameter: paramName, EnvRuntimeAPI: "127.0.0.1:9001", EnvSessionToken: "tok", EnvTTL: "90s"},
-			want: Config{Parameter: paramName, TTL: 90 * time.Second, ProbePort: "2773", SessionToken: "tok"}},
-		{name: "explicit extension port is not probed",
-			env:  map[string]string{EnvParameter: paramName, EnvRuntimeAPI: "127.0.0.1:9001", EnvExtensionPort: "2800"},
-			want: Config{Parameter: paramName, TTL: DefaultTTL, ExtensionPort: "2800"}},
-		{name: "outside Lambda nothing is probed", env: map[string]string{EnvParameter: paramName},
-			want: Config{Parameter: paramName, TTL: DefaultTTL}},
-		{name: "plain name", env: map[string]string{EnvParameter: "clerk-secret-key"},
-			want: Config{Parameter: "clerk-secret-key", TTL: DefaultTTL}},
-		{name: "ARN with a version", env: map[string]string{EnvParameter: "arn:aws:ssm:eu-west-1:123456789012:parameter/clerk/secret-key:3"},
-			want: Config{Parameter: "arn:aws:ssm:eu-west-1:123456789012:parameter/clerk/secret-key:3", TTL: DefaultTTL}},
-		{name: "path without leading slash", env: map[string]string{EnvParameter: "clerk/secret-key"},
-			wantErr: "CLERK_SECRET_KEY_PARAMETER: not a valid SSM parameter name"},
-		{name: "space in name", env: map[string]string{EnvParameter: "/clerk/secret key"},
-			wantErr: "CLERK_SECRET_KEY_PARAMETER: not a valid SSM parameter name"},
-		{name: "empty path segment", env: map[string]string{EnvParameter: "/clerk//secret-key"},
-			wantErr: "CLERK_SECRET_KEY_PARAMETER: not a valid SSM parameter name"},
-		{name: "too long", env: map[string]string{EnvParameter: "/" + strings.Repeat("a", 2048)},
-			wantErr: "CLERK_SECRET_KEY_PARAMETER: not a valid SSM parameter name"},
-		{name: "secret key in place of the name", env: map[string]string{EnvParameter: keyV1},
-			wantErr: "CLERK_SECRET_KEY_PARAMETER: holds a secret key, not a parameter name"},
-		{name: "invalid parameter even when the value wins", env: map[string]string{EnvValue: keyV1, EnvParameter: "no spaces allowed"},
-			wantErr: "CLERK_SECRET_KEY_PARAMETER: not a valid SSM parameter name"},
-		{name: "zero TTL", env: map[string]string{EnvValue: keyV1, EnvTTL: "0s"}, wantErr: "CLERK_SECRET_KEY_TTL: must be greater than zero"},
-		{name: "malformed TTL", env: map[string]string{EnvValue: keyV1, EnvTTL: "soon"}, wantErr: "CLERK_SECRET_KEY_TTL: not a duration"},
-		{name: "port not a number", env: map[string]string{EnvParameter: paramName, EnvExtensionPort: "http"},
-			wantErr: "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: not a port number"},
-		{name: "port zero", env: map[string]string{EnvParameter: paramName, EnvExtensionPort: "0"},
-			wantErr: "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: not a port number"},
-		{name: "port too large", env: map[string]string{EnvParameter: paramName, EnvExtensionPort: "65536"},
-			wantErr: "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: not a port number"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := ConfigFromEnv(envvar.Map(tt.env))
-			if tt.wantErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to start with %q", err, tt.wantErr)
-				}
-				if strings.Contains(err.Error(), keyV1) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("err = %q: must be one line without the secret key", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("err = %v", err)
-			}
-			if settings(got) != settings(tt.want) || got.SSMClient != nil || got.HTTPClient != nil || got.Now != nil {
-				t.Fatalf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-// settingsView is the comparable part of a Config: what the environment sets.
-type settingsView struct {
-	value, parameter                       string
-	ttl                                    time.Duration
-	extensionPort, probePort, sessionToken string
-}
-
-func settings(c Config) settingsView {
-	return settingsView{c.Value, c.Parameter, c.TTL, c.ExtensionPort, c.ProbePort, c.SessionToken}
-}
-
-func TestNewRejectsConfigFromEnvRules(t *testing.T) {
-	t.Parallel()
-	for _, cfg := range []Config{{}, {Parameter: "bad name"}, {Value: keyV1, TTL: -time.Second}, {Parameter: paramName, ProbePort: "x"}} {
-		if _, err := New(cfg); err == nil {
+	for _, cfg := range []settings.SecretKey{{}, {Parameter: "bad name"}, {Value: keyV1, TTL: -time.Second}, {Parameter: paramName, ProbePort: "x"}} {
+		if _, err := New(Config{SecretKey: cfg}); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}
@@ -160,11 +80,11 @@ func TestSSMThroughDefaultConfig(t *testing.T) {
 	} {
 		t.Setenv(name, value)
 	}
-	cfg, err := ConfigFromEnv(envvar.Map(map[string]string{EnvParameter: paramName}))
+	key, err := settings.ReadSecretKey(settings.Map(map[string]string{settings.SecretKeyParameterName: paramName}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(cfg)
+	p, err := New(Config{SecretKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +226,7 @@ func TestRotationAfterTTL(t *testing.T) {
 	e := newSSMEndpoint(t)
 	e.put(paramName, keyV1)
 	clock := newFakeClock()
-	p := mustProvider(t, e, Config{TTL: time.Minute, Now: clock.Now})
+	p := mustProvider(t, e, Config{SecretKey: settings.SecretKey{TTL: time.Minute}, Now: clock.Now})
 	ctx := testContext(t)
 
 	steps := []struct {
@@ -432,7 +352,7 @@ func TestStaleKeyWithinGrace(t *testing.T) {
 	e := newSSMEndpoint(t)
 	e.put(paramName, keyV1)
 	clock := newFakeClock()
-	p := mustProvider(t, e, Config{TTL: time.Minute, Now: clock.Now})
+	p := mustProvider(t, e, Config{SecretKey: settings.SecretKey{TTL: time.Minute}, Now: clock.Now})
 	failing := func() { e.fail("InternalServerError") }
 
 	runSteps(t, p, e, clock, []step{
@@ -456,7 +376,7 @@ func TestInvalidate(t *testing.T) {
 	e := newSSMEndpoint(t)
 	e.put(paramName, keyV1)
 	clock := newFakeClock()
-	p := mustProvider(t, e, Config{TTL: time.Minute, Now: clock.Now})
+	p := mustProvider(t, e, Config{SecretKey: settings.SecretKey{TTL: time.Minute}, Now: clock.Now})
 
 	runSteps(t, p, e, clock, []step{
 		{want: keyV1, wantCalls: 1},
@@ -501,12 +421,14 @@ func TestEnvironmentValueWins(t *testing.T) {
 	t.Parallel()
 	e := newSSMEndpoint(t)
 	e.put(paramName, keyV2)
-	cfg, err := ConfigFromEnv(envvar.Map(map[string]string{
-		EnvValue: keyV1, EnvParameter: paramName, EnvExtensionPort: "2773", EnvSessionToken: "tok",
+	key, err := settings.ReadSecretKey(settings.Map(map[string]string{
+		settings.SecretKeyName: keyV1, settings.SecretKeyParameterName: paramName,
+		settings.ExtensionPortName: "2773", settings.SessionTokenName: "tok",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := Config{SecretKey: key}
 	cfg.SSMClient = func(context.Context) (*ssm.Client, error) {
 		t.Error("SSM client built although CLERK_SECRET_KEY is set")
 		return nil, errors.New("unexpected")
@@ -551,34 +473,44 @@ func TestExtension(t *testing.T) {
 		wantSSMCalls int32
 	}{
 		{
-			name:         "configured port",
-			config:       func(_ *testing.T, x *extension) Config { return Config{ExtensionPort: x.port, SessionToken: token} },
+			name: "configured port",
+			config: func(_ *testing.T, x *extension) Config {
+				return Config{SecretKey: settings.SecretKey{ExtensionPort: x.port, SessionToken: token}}
+			},
 			want:         keyV1,
 			wantExtCalls: 1,
 		},
 		{
-			name:         "probed port that answers",
-			config:       func(_ *testing.T, x *extension) Config { return Config{ProbePort: x.port, SessionToken: token} },
+			name: "probed port that answers",
+			config: func(_ *testing.T, x *extension) Config {
+				return Config{SecretKey: settings.SecretKey{ProbePort: x.port, SessionToken: token}}
+			},
 			want:         keyV1,
 			wantExtCalls: 1,
 		},
 		{
-			name:         "probed port with nothing listening",
-			config:       func(t *testing.T, _ *extension) Config { return Config{ProbePort: closedPort(t), SessionToken: token} },
+			name: "probed port with nothing listening",
+			config: func(t *testing.T, _ *extension) Config {
+				return Config{SecretKey: settings.SecretKey{ProbePort: closedPort(t), SessionToken: token}}
+			},
 			ssmHas:       true,
 			want:         keyV2,
 			wantSSMCalls: 1,
 		},
 		{
-			name:         "no session token",
-			config:       func(_ *testing.T, x *extension) Config { return Config{ExtensionPort: x.port} },
+			name: "no session token",
+			config: func(_ *testing.T, x *extension) Config {
+				return Config{SecretKey: settings.SecretKey{ExtensionPort: x.port}}
+			},
 			ssmHas:       true,
 			want:         keyV2,
 			wantSSMCalls: 1,
 		},
 		{
-			name:         "extension error falls back to SSM",
-			config:       func(_ *testing.T, x *extension) Config { return Config{ExtensionPort: x.port, SessionToken: token} },
+			name: "extension error falls back to SSM",
+			config: func(_ *testing.T, x *extension) Config {
+				return Config{SecretKey: settings.SecretKey{ExtensionPort: x.port, SessionToken: token}}
+			},
 			extStatus:    http.StatusInternalServerError,
 			ssmHas:       true,
 			want:         keyV2,
@@ -586,8 +518,10 @@ func TestExtension(t *testing.T) {
 			wantSSMCalls: 1,
 		},
 		{
-			name:         "both fail",
-			config:       func(_ *testing.T, x *extension) Config { return Config{ExtensionPort: x.port, SessionToken: token} },
+			name: "both fail",
+			config: func(_ *testing.T, x *extension) Config {
+				return Config{SecretKey: settings.SecretKey{ExtensionPort: x.port, SessionToken: token}}
+			},
 			extStatus:    http.StatusBadRequest,
 			wantErr:      `read secret key from SSM parameter "/clerk/secret-key": parameter not found: `,
 			wantExtCalls: 1,

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -24,11 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"clerk-lambda/shared/clerkfake"
+	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/shared/clerkroute"
-	"clerk-lambda/shared/envvar"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/respond"
+	"clerk-lambda/shared/settings"
 )
 
 // Env is the environment of a function pointed at the stand-in s, with its
@@ -42,16 +43,16 @@ func Env(s *clerkfake.Server) map[string]string {
 // settings, logging into the returned buffer.
 func Route(t testing.TB, vars map[string]string, change func(*clerkroute.Settings)) (*clerkroute.Route, *bytes.Buffer) {
 	t.Helper()
-	s, err := clerkroute.LoadSettings(envvar.Map(vars))
+	s, err := clerkroute.LoadSettings(settings.Map(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Clerk.BackoffBase, s.Clerk.BackoffMax = time.Millisecond, 4*time.Millisecond
+	s.Backend.Client.BackoffBase, s.Backend.Client.BackoffMax = time.Millisecond, 4*time.Millisecond
 	if change != nil {
 		change(&s)
 	}
 	var logs bytes.Buffer
-	r, err := clerkroute.New(s, logging.New(&logs))
+	r, err := clerkroute.New(s, logging.New(&logs, slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func Route(t testing.TB, vars map[string]string, change func(*clerkroute.Setting
 
 // UnreachableSSM is an SSM client whose endpoint is a loopback port nobody
 // listens on, as when the secret key's parameter cannot be read. Set it as
-// Settings.Secrets.SSMClient.
+// Settings.Backend.Secrets.SSMClient.
 func UnreachableSSM(t testing.TB) func(context.Context) (*ssm.Client, error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkapi"
-	"clerk-lambda/shared/clerkfake"
-	"clerk-lambda/shared/clerkfake/clerkfaketest"
 )
 
 // Clerk starts a Clerk stand-in on loopback with n seeded users, closed

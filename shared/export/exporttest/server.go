@@ -36,7 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"clerk-lambda/shared/lockedio"
+	"clerk-lambda/internal/lockedio"
 )
 
 // EnvBin names the variable holding the path of the versitygw executable.

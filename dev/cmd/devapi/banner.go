@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"clerk-lambda/dev/apispec"
+)
+
+// printBanner tells the developer what runs where and how to call it.
+func (s *devServer) printBanner() error {
+	out := s.out
+	fmt.Fprintf(out, "\nlocal API on %s: %d routes of %s, %d functions under the Lambda Runtime Interface Emulator\n",
+		s.url, len(s.api.Routes), filepath.Base(s.cfg.Template), len(s.fns))
+	fmt.Fprintln(out, s.siteLine())
+	if s.standIn == nil {
+		fmt.Fprintln(out, "Clerk: the real instance of CLERK_SECRET_KEY (from .env or the environment).")
+		fmt.Fprintln(out, "Get a session token from your site (await clerk.session.getToken()) or with make token USER=user_..., then:")
+		fmt.Fprintln(out)
+		for _, r := range s.api.Routes {
+			fmt.Fprintln(out, "  "+s.curl(r, "$TOKEN"))
+		}
+		fmt.Fprintln(out)
+		return nil
+	}
+	fmt.Fprintf(out, "Clerk: a local stand-in at %s (no CLERK_SECRET_KEY set, so no Clerk account is used).\n", s.standIn.fake.URL())
+	fmt.Fprintf(out, "Tokens below live %s (Clerk's own live 60 s); make token [USER=user_...] [ADMIN=1] mints more.\n", strings.TrimSuffix(tokenTTL.String(), "0m0s"))
+	for _, who := range []struct {
+		title string
+		id    string
+		admin bool
+	}{
+		{"Alice, a signed-in user (" + userID + ")", userID, false},
+		{"Ada, an admin: role " + adminRole + " in organization " + adminOrg + " (" + adminID + ")", adminID, true},
+	} {
+		token, _, err := s.standIn.mint(who.id, who.admin, tokenTTL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nAs %s:\n", who.title)
+		for _, r := range s.api.Routes {
+			if r.Authorizer == nil {
+				continue
+			}
+			fmt.Fprintln(out, "  "+s.curl(r, token))
+		}
+	}
+	fmt.Fprintln(out, "\nWithout a token:")
+	for _, r := range s.api.Routes {
+		fmt.Fprintln(out, "  "+s.curl(r, ""))
+	}
+	fmt.Fprintln(out)
+	if s.cfg.Poll > 0 {
+		fmt.Fprintln(out, "Watching functions/ and shared/: a change rebuilds and restarts what it affects. Ctrl-C stops everything.")
+	}
+	return nil
+}
+
+// curl is a ready-to-paste command for a route.
+func (s *devServer) curl(r apispec.Route, token string) string {
+	var b strings.Builder
+	b.WriteString("curl -i")
+	if r.Method != "" && r.Method != "GET" && r.Method != "ANY" {
+		b.WriteString(" -X " + r.Method)
+	}
+	if token != "" {
+		b.WriteString(" -H 'Authorization: Bearer " + token + "'")
+	}
+	b.WriteString(" " + s.url + examplePath(r.Path))
+	return b.String()
+}
+
+// examplePath fills a route's path variables: {id} with the stand-in user
+// Alice's id, others with placeholders.
+func examplePath(path string) string {
+	if path == apispec.DefaultRoute {
+		return "/"
+	}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		switch {
+		case p == "{id}":
+			parts[i] = userID
+		case strings.HasSuffix(p, "+}"):
+			parts[i] = "any/path"
+		case strings.HasPrefix(p, "{"):
+			parts[i] = "example"
+		}
+	}
+	return strings.Join(parts, "/")
+}

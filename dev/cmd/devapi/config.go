@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/joho/godotenv"
+
+	"clerk-lambda/dev/cmd/devapi/gateway"
+	"clerk-lambda/internal/projectroot"
+)
+
+// defaultAddr is where make dev listens unless -addr or DEV_API_ADDR says
+// otherwise.
+const defaultAddr = "127.0.0.1:3000"
+
+// defaultSiteAddr is where make dev serves the example site unless
+// -site-addr or DEV_SITE_ADDR says otherwise: the port of Vite's dev
+// server, so the origin the API accepts is the one a Vite project has too.
+const defaultSiteAddr = "127.0.0.1:5173"
+
+// serveConfig is the local API's configuration.
+type serveConfig struct {
+	// Root is the module root: functions are built there.
+	Root     string
+	Addr     string
+	Template string
+	// SiteAddr is where the example site is served, on loopback only;
+	// SiteDir is the folder served there (web/).
+	SiteAddr string
+	SiteDir  string
+	RIE      string
+	EnvFile  string
+	CacheDir string
+	// IntegrationTimeout is API Gateway's 30 s, shorter only in tests.
+	IntegrationTimeout time.Duration
+	// Poll is how often source files are checked for changes; 0 turns
+	// watching off.
+	Poll time.Duration
+	// Getenv reads the process environment (a map in tests).
+	Getenv func(string) (string, bool)
+}
+
+// parseServeFlags reads the command line, with defaults from the
+// environment that getenv reads.
+func parseServeFlags(args []string, stderr io.Writer, getenv func(string) (string, bool)) (serveConfig, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return serveConfig{}, err
+	}
+	cfg := serveConfig{Root: root, SiteDir: filepath.Join(root, "web"), Getenv: getenv}
+	fs := flag.NewFlagSet("devapi", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "DEV_API_ADDR", defaultAddr), "listen address (also DEV_API_ADDR)")
+	fs.StringVar(&cfg.SiteAddr, "site-addr", envOr(getenv, "DEV_SITE_ADDR", ""),
+		"loopback address of the example site (also DEV_SITE_ADDR; default "+defaultSiteAddr+", or a free port when -addr asks for one)")
+	fs.StringVar(&cfg.Template, "template", filepath.Join(root, "template.yaml"), "SAM template to serve")
+	fs.StringVar(&cfg.RIE, "rie", envOr(getenv, "RIE_BIN", filepath.Join(root, ".tools", "bin", "aws-lambda-rie")), "aws-lambda-rie binary (also RIE_BIN)")
+	fs.StringVar(&cfg.EnvFile, "env-file", filepath.Join(root, ".env"), "settings for the functions, if the file exists")
+	fs.StringVar(&cfg.CacheDir, "cache", filepath.Join(root, ".cache", "devapi"), "folder for built binaries and the stand-in's state")
+	fs.DurationVar(&cfg.IntegrationTimeout, "integration-timeout", gateway.IntegrationTimeout, "how long a route may take before 503")
+	fs.DurationVar(&cfg.Poll, "poll", time.Second, "how often to look for changed sources (0: never)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, errUsage
+	}
+	if cfg.Template, err = filepath.Abs(cfg.Template); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "devapi: unexpected argument %q\n", fs.Arg(0))
+		return cfg, errUsage
+	}
+	if cfg.SiteAddr == "" {
+		cfg.SiteAddr = siteAddrFor(cfg.Addr)
+	}
+	return cfg, nil
+}
+
+// siteAddrFor is the site's address when none is given: the default, or a
+// free port when the API's address asks for one, so that programs and
+// tests that run several local APIs at once never compete for 5173.
+func siteAddrFor(apiAddr string) string {
+	if _, port, err := net.SplitHostPort(apiAddr); err == nil && port == "0" {
+		return "127.0.0.1:0"
+	}
+	return defaultSiteAddr
+}
+
+// dotenv reads the .env file; a missing file is no settings.
+func dotenv(path string) (map[string]string, error) {
+	values, err := godotenv.Read(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return values, nil
+}
+
+// functionEnv is a function's environment. As under SAM local and in
+// Lambda, it holds only the names that the function's template environment
+// declares (Globals and its own): each takes the template's value, else the
+// .env file's, else the process environment's. Neither adds a name, so a
+// secret in .env reaches only the functions that declare it.
+//
+// standIn holds the stand-in mode's values, which follow the same rule,
+// since a function without CLERK_SECRET_KEY or ADMIN_ORG_ID in the template
+// has none in AWS and must not seem to work locally, except for the names
+// in standInEverywhere.
+func functionEnv(template, dotenv, standIn map[string]string, getenv func(string) (string, bool)) map[string]string {
+	env := map[string]string{}
+	for k, v := range template {
+		env[k] = v
+		if v, ok := dotenv[k]; ok {
+			env[k] = v
+		}
+		if v, ok := getenv(k); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range standIn {
+		if _, declared := template[k]; declared || standInEverywhere[k] {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// standInEverywhere are the stand-in's values that every function gets,
+// declared or not. CLERK_API_URL says where Clerk is, and holds no secret:
+// a function that does not declare it calls the real Backend API's default
+// URL, and locally the stand-in stands in for that, so such a function
+// never sends the stand-in's key to api.clerk.com.
+var standInEverywhere = map[string]bool{"CLERK_API_URL": true}
+
+// setting is a value from the process environment, else from .env.
+func setting(name string, dotenv map[string]string, getenv func(string) (string, bool)) string {
+	if v, ok := getenv(name); ok {
+		return v
+	}
+	return dotenv[name]
+}
+
+// envOr is the named variable's value, or def when it is unset or empty.
+func envOr(getenv func(string) (string, bool), name, def string) string {
+	if v, _ := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// moduleRoot is the project's folder, where devapi finds template.yaml,
+// web/ and .env.
+func moduleRoot() (string, error) {
+	root, err := projectroot.Dir()
+	if err != nil {
+		return "", fmt.Errorf("run devapi inside the project: %w", err)
+	}
+	return root, nil
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"clerk-lambda/internal/clerkfake"
+)
+
+// Stand-in users, with fixed ids so that make token USER=... is easy to type.
+const (
+	userID      = "user_alice"
+	adminID     = "user_ada"
+	adminOrgID  = "org_dev"
+	adminOrg    = "dev"
+	adminRole   = "org:admin"
+	standInFile = "standin.json"
+	// tokenTTL is how long printed and minted tokens live. Clerk's own
+	// session tokens live 60 s, which is too short to copy a curl line.
+	tokenTTL = time.Hour
+	// siteTokenTTL is how long the example site's tokens live: as long as
+	// Clerk's, since the page asks for a fresh one for every call.
+	siteTokenTTL = time.Minute
+)
+
+// standIn is the embedded Clerk stand-in, its users, and the loopback-only
+// endpoints through which `devapi token`, a separate process, and the
+// example site's page mint tokens with the stand-in's signing key, which
+// never leaves this process.
+type standIn struct {
+	fake      *clerkfake.Server
+	user      clerkfake.User
+	admin     clerkfake.User
+	control   *http.Server
+	controlAt string // host:port of the control endpoints
+	stateFile string
+	key       string
+	// siteOrigins are the only origins the dev-token endpoint answers.
+	siteOrigins []string
+}
+
+// standInState is what the dev server leaves in the cache folder for
+// `devapi token`: where to ask, and the per-run key to ask with.
+type standInState struct {
+	TokenURL string `json:"tokenUrl"`
+	Key      string `json:"key"`
+}
+
+// tokenRequest asks the dev server for a token; the answer is tokenAnswer.
+type tokenRequest struct {
+	User  string `json:"user"`
+	Admin bool   `json:"admin"`
+	TTL   string `json:"ttl"`
+}
+
+type tokenAnswer struct {
+	Token   string    `json:"token,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// startStandIn starts the stand-in on loopback, seeds its users and opens
+// the token endpoints, the site's for siteOrigins only.
+func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
+	fake, err := clerkfake.New(clerkfake.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
+	}
+	if err := fake.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
+	}
+	s := &standIn{fake: fake, stateFile: filepath.Join(cacheDir, standInFile), siteOrigins: siteOrigins}
+	s.user = fake.AddUser(clerkfake.User{
+		ID: userID, FirstName: "Alice", LastName: "Example", Username: "alice",
+		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "alice@example.com"}},
+	})
+	s.admin = fake.AddUser(clerkfake.User{
+		ID: adminID, FirstName: "Ada", LastName: "Admin", Username: "ada",
+		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "ada@example.com"}},
+		PublicMetadata: map[string]any{"role": "admin"},
+	})
+	fake.SeedUsers(8)
+	if err := s.openControl(); err != nil {
+		fake.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// env is what the functions get in stand-in mode: the stand-in's Backend
+// API, secret key and issuer, in place of a real instance's. Each value
+// replaces the template's where a function declares the name (CLERK_API_URL
+// goes to every function); see functionEnv.
+func (s *standIn) env() map[string]string {
+	return map[string]string{
+		"CLERK_API_URL":         s.fake.URL(),
+		"CLERK_SECRET_KEY":      s.fake.SecretKey(),
+		"CLERK_ISSUER":          s.fake.Issuer(),
+		"CLERK_PUBLISHABLE_KEY": s.fake.PublishableKey(),
+		// Verify through the stand-in's JWKS, as against a real instance.
+		"CLERK_JWT_KEY": "",
+		// The stand-in's admin is an admin of this organization.
+		"ADMIN_ORG_ID": adminOrgID,
+	}
+}
+
+// mint signs a session token for a stand-in user, with the Vite dev
+// server's origin as its azp; admin adds the active organization with the
+// admin role.
+func (s *standIn) mint(user string, admin bool, ttl time.Duration) (string, time.Time, error) {
+	return s.mintFor(devOrigin, user, admin, ttl)
+}
+
+// mintFor is mint for a page of the given origin, the token's azp.
+func (s *standIn) mintFor(origin, user string, admin bool, ttl time.Duration) (string, time.Time, error) {
+	if !s.known(user) {
+		return "", time.Time{}, fmt.Errorf("the stand-in has no user %s (its users: %s, %s and the seeded ones)", user, userID, adminID)
+	}
+	p := clerkfake.TokenParams{UserID: user, AuthorizedParty: origin, TTL: ttl}
+	if admin {
+		p.OrgID, p.OrgSlug, p.OrgRole = adminOrgID, adminOrg, adminRole
+	}
+	token, err := s.fake.MintToken(p)
+	return token, time.Now().Add(ttl), err
+}
+
+func (s *standIn) known(id string) bool {
+	for _, u := range s.fake.Users() {
+		if u.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// openControl serves POST /token and GET /dev-token on a loopback port of
+// its own (never on the API's port, where they could shadow a route) and
+// records the address of POST /token and a fresh key for it in the cache
+// folder, readable by this user only.
+func (s *standIn) openControl() error {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	s.key = hex.EncodeToString(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("token endpoint: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /token", s.serveToken)
+	mux.HandleFunc("GET /dev-token", s.serveDevToken)
+	s.control = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.controlAt = ln.Addr().String()
+	go func() { _ = s.control.Serve(ln) }()
+	state, _ := json.Marshal(standInState{TokenURL: "http://" + s.controlAt + "/token", Key: s.key})
+	if err := os.MkdirAll(filepath.Dir(s.stateFile), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(s.stateFile, state, 0o600)
+}
+
+func (s *standIn) serveToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	answer := func(status int, a tokenAnswer) {
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(a)
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.key)) != 1 {
+		answer(http.StatusUnauthorized, tokenAnswer{Error: "wrong key: is this the make dev that wrote " + standInFile + "?"})
+		return
+	}
+	var req tokenRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		answer(http.StatusBadRequest, tokenAnswer{Error: "the request is not JSON"})
+		return
+	}
+	ttl := tokenTTL
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			answer(http.StatusBadRequest, tokenAnswer{Error: "ttl must be a duration from 1m to 24h"})
+			return
+		}
+		ttl = d
+	}
+	user := req.User
+	if user == "" {
+		user = userID
+		if req.Admin {
+			user = adminID
+		}
+	}
+	token, expires, err := s.mint(user, req.Admin, ttl)
+	if err != nil {
+		answer(http.StatusNotFound, tokenAnswer{Error: err.Error()})
+		return
+	}
+	answer(http.StatusOK, tokenAnswer{Token: token, User: user, Expires: expires})
+}
+
+// devTokenURL is where the example site's page asks for tokens.
+func (s *standIn) devTokenURL() string { return "http://" + s.controlAt + "/dev-token" }
+
+// serveDevToken answers GET /dev-token?as=user|admin with {"token": ...}
+// for Alice or for Ada the admin. It needs no key, since the page cannot
+// keep one, so it answers only a browser's request from the example site's
+// own origin, and only that origin may read the answer (CORS): another page
+// cannot forge the Origin header its browser sends. Any program on this
+// machine can mint the same tokens through make token, and they are good
+// only against this local API.
+func (s *standIn) serveDevToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "Origin")
+	answer := func(status int, a tokenAnswer) {
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(a)
+	}
+	origin := r.Header.Get("Origin")
+	if !contains(s.siteOrigins, origin) {
+		answer(http.StatusForbidden, tokenAnswer{Error: "only the example site's page may ask for a dev token; use make token elsewhere"})
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	var user string
+	switch r.URL.Query().Get("as") {
+	case "user":
+		user = userID
+	case "admin":
+		user = adminID
+	default:
+		answer(http.StatusBadRequest, tokenAnswer{Error: "as must be user or admin"})
+		return
+	}
+	token, expires, err := s.mintFor(origin, user, user == adminID, siteTokenTTL)
+	if err != nil {
+		answer(http.StatusInternalServerError, tokenAnswer{Error: err.Error()})
+		return
+	}
+	answer(http.StatusOK, tokenAnswer{Token: token, User: user, Expires: expires})
+}
+
+// Close stops the stand-in and its token endpoint and removes the state
+// file, so a later `devapi token` says that no dev server runs.
+func (s *standIn) Close() {
+	if s.control != nil {
+		_ = s.control.Close()
+	}
+	_ = s.fake.Close()
+	_ = os.Remove(s.stateFile)
+}

@@ -1,0 +1,62 @@
+package clerkapi
+
+import (
+	"fmt"
+
+	"clerk-lambda/shared/secrets"
+	"clerk-lambda/shared/settings"
+)
+
+// Settings are what a client needs from the environment: the Backend API's
+// URL and where the secret key comes from. LoadSettings reads them; tests
+// adjust them (shorter backoffs, an SSM client of their own) before Connect.
+type Settings struct {
+	// Client configures the Client; Connect sets its SecretKey and
+	// KeyRefused.
+	Client Config
+	// Secrets says where the secret key comes from.
+	Secrets secrets.Config
+}
+
+// LoadSettings reads CLERK_API_URL and the secret key's settings. An error is
+// one line naming the variable.
+func LoadSettings(get settings.Lookup) (Settings, error) {
+	url, err := settings.APIURL(get)
+	if err != nil {
+		return Settings{}, err
+	}
+	key, err := settings.ReadSecretKey(get)
+	if err != nil {
+		return Settings{}, err
+	}
+	return Settings{Client: Config{URL: url}, Secrets: secrets.Config{SecretKey: key}}, nil
+}
+
+// Connect builds a client whose secret key comes from a secrets.Provider
+// made from s, and which drops that key when Clerk refuses it (401), so a
+// rotated key is read again at once. It makes no network call: the key is
+// read on the first call that needs it. The provider is returned for logs
+// (Source) and for tests.
+func Connect(s Settings) (*Client, *secrets.Provider, error) {
+	keys, err := secrets.New(s.Secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := s.Client
+	cfg.SecretKey, cfg.KeyRefused = keys.SecretKey, keys.Invalidate
+	c, err := New(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", settings.APIURLName, err)
+	}
+	return c, keys, nil
+}
+
+// FromEnv is LoadSettings then Connect: the one way a function or the CLI
+// gets its Backend API client.
+func FromEnv(get settings.Lookup) (*Client, *secrets.Provider, error) {
+	s, err := LoadSettings(get)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Connect(s)
+}
