@@ -2,13 +2,16 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,32 +21,101 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
+	"clerk-lambda/dev/apispec"
+	"clerk-lambda/dev/emulator"
 	"clerk-lambda/internal/projectroot"
+	"clerk-lambda/shared/settings"
+	"clerk-lambda/shared/startup"
 )
 
-// The deployed functions as the task defines them: logical id, the directory
-// under functions/ it is built from, and what each one needs. The template,
-// the Makefile and env.example.json are checked against this table.
+// lambdaSpec is one deployed function as the template declares it and as
+// it behaves: its logical id, the folder it is built from, and the variables
+// its start-up reads (from its own `bootstrap -check`, see shared/startup).
 type lambdaSpec struct {
 	id     string
-	dir    string
+	dir    string   // the folder under functions/
 	env    []string // variables it reads, which the template must declare
-	secret bool     // reads the Clerk secret key, so may read its SSM parameter
+	secret bool     // reads the Clerk secret key's parameter, so may read it from SSM
 }
 
-var clerkBackendEnv = []string{"CLERK_API_URL", "CLERK_SECRET_KEY_PARAMETER", "CLERK_SECRET_KEY_TTL", "CLERK_SECRET_KEY"}
+// checkOverrides make every function's start-up succeed, so that its check
+// lists every variable it reads: the template's defaults leave the issuer
+// unpinned, and the bucket is a resource that has no name until deployed.
+var checkOverrides = map[string]string{
+	"CLERK_ISSUER":  "https://example.clerk.accounts.dev",
+	"EXPORT_BUCKET": "exports-for-the-check",
+}
 
-var lambdas = []lambdaSpec{
-	{id: "AuthorizerFunction", dir: "authorizer", secret: true, env: append([]string{
-		"CLERK_JWT_KEY", "CLERK_PUBLISHABLE_KEY", "CLERK_ISSUER", "CLERK_AUTHORIZED_PARTIES", "CLERK_CLOCK_SKEW",
-	}, clerkBackendEnv...)},
-	{id: "PublicFunction", dir: "public"},
-	{id: "PrivateFunction", dir: "private", env: []string{"CLERK_CLOCK_SKEW"}},
-	{id: "MeFunction", dir: "me", secret: true, env: append([]string{"CLERK_CLOCK_SKEW"}, clerkBackendEnv...)},
-	{id: "AdminUsersFunction", dir: "admin-users", secret: true, env: append([]string{"CLERK_CLOCK_SKEW", "ADMIN_ORG_ROLE"}, clerkBackendEnv...)},
-	{id: "ExportUsersFunction", dir: "export-users", secret: true, env: append([]string{
-		"EXPORT_BUCKET", "EXPORT_PREFIX", "CLERK_ISSUER", "CLERK_PUBLISHABLE_KEY",
-	}, clerkBackendEnv...)},
+// lambdas are the template's functions, each built for this machine and run
+// once with -check under the environment the template gives it.
+var lambdas = sync.OnceValues(func() ([]lambdaSpec, error) {
+	root, err := findRoot()
+	if err != nil {
+		return nil, err
+	}
+	api, err := apispec.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "deploy-check-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var out []lambdaSpec
+	for _, id := range slices.Sorted(maps.Keys(api.Functions)) {
+		fn := api.Functions[id]
+		reads, err := checkReads(root, tmp, fn)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		spec := lambdaSpec{id: id, dir: strings.TrimPrefix(fn.Dir, "functions/")}
+		for _, name := range reads {
+			spec.secret = spec.secret || name == settings.SecretKeyParameterName
+			if !settings.Platform(name) {
+				spec.env = append(spec.env, name)
+			}
+		}
+		out = append(out, spec)
+	}
+	return out, nil
+})
+
+// checkReads builds fn and runs its start-up check, returning the variables
+// it read.
+func checkReads(root, tmp string, fn *apispec.Function) ([]string, error) {
+	bin := filepath.Join(tmp, fn.Name, "bootstrap")
+	if err := emulator.Build(context.Background(), root, fn.Dir, bin); err != nil {
+		return nil, err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range fn.Env {
+		if o, ok := checkOverrides[k]; ok {
+			v = o
+		}
+		env = append(env, k+"="+v)
+	}
+	cmd := exec.Command(bin, startup.CheckFlag)
+	cmd.Env = env
+	raw, err := cmd.Output()
+	var r startup.Report
+	if jerr := json.Unmarshal(raw, &r); jerr != nil {
+		return nil, fmt.Errorf("-check printed no report (%v): %s", err, raw)
+	}
+	if r.Error != "" {
+		return nil, fmt.Errorf("does not start with the template's settings: %s", r.Error)
+	}
+	return r.Reads, nil
+}
+
+// functionsOf returns the functions, or fails t.
+func functionsOf(t *testing.T) []lambdaSpec {
+	t.Helper()
+	fns, err := lambdas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fns
 }
 
 const (

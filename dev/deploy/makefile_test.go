@@ -71,7 +71,7 @@ func TestBuildTargetNeedsArtifactsDir(t *testing.T) {
 func TestMakeBuildCoversEveryFunction(t *testing.T) {
 	t.Parallel()
 	out, _ := runMake(t, nil, "-n", "build")
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		want := "/bin/" + l.dir + "/bootstrap ./functions/" + l.dir
 		if !strings.Contains(strings.ReplaceAll(out, "\\\n  ", ""), want) {
 			t.Errorf("make build does not build %s into bin/%s/bootstrap with the build-%s recipe:\n%s", l.dir, l.dir, l.id, out)

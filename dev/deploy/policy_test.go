@@ -190,7 +190,7 @@ func TestNoWildcardGrants(t *testing.T) {
 func TestSecretAccess(t *testing.T) {
 	t.Parallel()
 	s := template(t)
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		reads := false
 		for _, g := range s.grants(t, l.id) {
 			if !strings.HasPrefix(g.action, "ssm:") {
@@ -220,7 +220,7 @@ func TestS3AndOtherAccess(t *testing.T) {
 	s := template(t)
 	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true, "s3:ListMultipartUploadParts": true}
 	bucketARNs := []string{"${" + exportBucketID + ".Arn}", "arn:${AWS::Partition}:s3:::${" + exportBucketID + "}"}
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		puts := false
 		for _, g := range s.grants(t, l.id) {
 			switch {

@@ -170,7 +170,7 @@ func TestEnvExample(t *testing.T) {
 		}
 	}
 	secretSet := env["Parameters"]["CLERK_SECRET_KEY"] != ""
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		secretSet = secretSet || env[l.id]["CLERK_SECRET_KEY"] != ""
 	}
 	if !secretSet {

@@ -23,7 +23,7 @@ func TestTemplateParses(t *testing.T) {
 		t.Error("template.yaml must declare Transform: AWS::Serverless-2016-10-31")
 	}
 	var want []string
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		want = append(want, l.id)
 	}
 	sort.Strings(want)
@@ -200,7 +200,7 @@ func TestEnvironment(t *testing.T) {
 	if _, ok := lookup(s.raw, "Globals", "Function", "Environment", "Variables", "CLERK_SECRET_KEY").(string); ok {
 		t.Error("Globals declares CLERK_SECRET_KEY: declare it only on the functions that read the secret")
 	}
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		env := s.env(l.id)
 		for _, name := range l.env {
 			if _, ok := env[name]; !ok {
@@ -225,7 +225,7 @@ func TestEnvironment(t *testing.T) {
 		"CLERK_AUTHORIZED_PARTIES":   `{"Fn::Join":[",",{"Ref":"AllowedOrigins"}]}`,
 	}
 	for name, want := range checks {
-		for _, l := range lambdas {
+		for _, l := range functionsOf(t) {
 			if got, ok := s.env(l.id)[name]; ok && render(got) != want {
 				t.Errorf("%s: %s is %s, want %s", l.id, name, render(got), want)
 			}
@@ -341,7 +341,7 @@ func TestRoutesHaveCode(t *testing.T) {
 			t.Errorf("%s is built from functions/%s, but %v", id, dir, err)
 		}
 	}
-	for _, l := range lambdas {
+	for _, l := range functionsOf(t) {
 		if got, ok := dirs[l.dir]; ok && got != l.id {
 			t.Errorf("functions/%s is built for %s, want %s", l.dir, got, l.id)
 		}

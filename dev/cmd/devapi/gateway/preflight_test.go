@@ -34,23 +34,23 @@ Resources:
         AllowHeaders: [Authorization]
   AuthFunction:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: .}
+    Properties: {CodeUri: ./fn}
   CatchAllFunction:
     Type: AWS::Serverless::Function
     Properties:
-      CodeUri: .
+      CodeUri: ./fn
       Events:
         Default: {Type: HttpApi, Properties: {ApiId: !Ref Api}}
   OptionsFunction:
     Type: AWS::Serverless::Function
     Properties:
-      CodeUri: .
+      CodeUri: ./fn
       Events:
         Options: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: /items, Method: OPTIONS, Auth: {Authorizer: NONE}}}
   AnyFunction:
     Type: AWS::Serverless::Function
     Properties:
-      CodeUri: .
+      CodeUri: ./fn
       Events:
         Any: {Type: HttpApi, Properties: {ApiId: !Ref Api, Path: "/things/{proxy+}", Method: ANY}}
 `
