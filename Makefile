@@ -82,16 +82,17 @@ bench-quick: tools ## a short benchmark run into .cache/bench/ (SECTIONS=verify,
 .PHONY: dev
 dev: ## run the whole API on 127.0.0.1:3000 and the example site on localhost:5173 (docs/local-dev.md)
 	@mkdir -p $(TOOLS_BIN)
+	@echo "make dev: building the Lambda Runtime Interface Emulator and the local API (the first time takes about a minute)"
 	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
 	@.cache/devapi/devapi
 
 # USER is also the login name in every shell, so only a USER given on make's
-# command line picks the token's user.
+# command line picks the token's user. ADMIN=0 (or false, no, off) is not an admin.
 .PHONY: token
 token: ## mint a session token for make dev: make token [USER=user_...] [ADMIN=1]
 	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
-	@.cache/devapi/devapi token $(if $(filter command line,$(origin USER)),-user $(USER)) $(if $(ADMIN),-admin)
+	@.cache/devapi/devapi token $(if $(filter command line,$(origin USER)),-user $(USER)) $(if $(filter-out 0 false no off,$(ADMIN)),-admin)
 
 # ---- AWS: deploy, secret, logs, teardown (docs/deploy.md) ----
 

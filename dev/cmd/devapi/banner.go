@@ -46,6 +46,8 @@ func (s *devServer) printBanner() error {
 			fmt.Fprintln(out, "  "+s.curl(r, token))
 		}
 	}
+	fmt.Fprintln(out, "\nThe clerk-users CLI against the stand-in (its URL and key are in "+s.cliEnvPath()+" while make dev runs):")
+	fmt.Fprintln(out, "  env $(cat "+s.cliEnvPath()+") go run ./cmd/clerk-users list")
 	fmt.Fprintln(out, "\nWithout a token:")
 	for _, r := range s.api.Routes {
 		fmt.Fprintln(out, "  "+s.curl(r, ""))
@@ -57,6 +59,15 @@ func (s *devServer) printBanner() error {
 	return nil
 }
 
+// cliEnvPath is the stand-in's file for the CLI, relative to the project's
+// root when it is inside it.
+func (s *devServer) cliEnvPath() string {
+	if rel, err := filepath.Rel(s.cfg.Root, s.standIn.cliFile); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return s.standIn.cliFile
+}
+
 // curl is a ready-to-paste command for a route.
 func (s *devServer) curl(r apispec.Route, token string) string {
 	var b strings.Builder
@@ -65,7 +76,9 @@ func (s *devServer) curl(r apispec.Route, token string) string {
 		b.WriteString(" -X " + r.Method)
 	}
 	if token != "" {
-		b.WriteString(" -H 'Authorization: Bearer " + token + "'")
+		// Double quotes, so that a shell expands "$TOKEN"; a token itself
+		// holds no character the shell would treat specially there.
+		b.WriteString(` -H "Authorization: Bearer ` + token + `"`)
 	}
 	b.WriteString(" " + s.url + examplePath(r.Path))
 	return b.String()

@@ -155,11 +155,17 @@ func TestMain(m *testing.M) {
 // stderr.
 func runDevapi(t *testing.T, args ...string) (int, string) {
 	t.Helper()
+	return runDevapiWith(t, nil, args...)
+}
+
+// runDevapiWith is runDevapi with env added to the process environment.
+func runDevapiWith(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
 	cmd := exec.Command(devapiBinary(t), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = io.Discard
-	cmd.Env = append(os.Environ(), "CLERK_SECRET_KEY=")
+	cmd.Env = append(append(os.Environ(), "CLERK_SECRET_KEY="), env...)
 	err := cmd.Run()
 	code := 0
 	if exit, ok := err.(*exec.ExitError); ok {
@@ -182,24 +188,39 @@ func TestStartupFailures(t *testing.T) {
 	if err := os.WriteFile(badTemplate, []byte("Resources: [unclosed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A real Clerk instance's settings, as .env would give them.
+	real := []string{"CLERK_SECRET_KEY=sk_test_notreal", "CLERK_ISSUER=https://clerk.example.com"}
 	tests := []struct {
 		name string
 		args []string
+		env  []string
 		want string
 	}{
-		{"port in use", []string{"-addr", busy.Addr().String(), "-template", "testdata/serve.yaml"}, "is already in use"},
-		{"site port in use", []string{"-site-addr", busy.Addr().String(), "-template", "testdata/serve.yaml"}, "for the example site with -site-addr"},
-		{"site off loopback", []string{"-site-addr", "0.0.0.0:0", "-template", "testdata/serve.yaml"}, "is not on loopback"},
-		{"template does not parse", []string{"-template", badTemplate}, "not a valid template"},
-		{"function does not build", []string{"-template", "testdata/broken.yaml"}, "BrokenFunction: dev/cmd/devapi/testdata/brokenfn does not build"},
-		{"no emulator", []string{"-template", "testdata/serve.yaml", "-rie", "/nonexistent/aws-lambda-rie"}, "Runtime Interface Emulator is not at"},
+		// Each function's own start-up check runs before make dev says it
+		// is ready, so a bad setting stops it with that function's line.
+		{"clock skew not a duration", []string{"-template", "../../../template.yaml"}, []string{"CLERK_CLOCK_SKEW=abc"},
+			"Function will not start: CLERK_CLOCK_SKEW: not a duration"},
+		{"space-separated parties", []string{"-template", "../../../template.yaml"},
+			[]string{"CLERK_AUTHORIZED_PARTIES=http://a.example http://b.example"}, "will not start: CLERK_AUTHORIZED_PARTIES: "},
+		{"api url over http", []string{"-template", "../../../template.yaml"}, append(real, "CLERK_API_URL=http://api.example.com/v1"),
+			"will not start: CLERK_API_URL: must use https"},
+		{"malformed jwt key", []string{"-template", "../../../template.yaml"}, append(real, "CLERK_JWT_KEY=not-a-key"),
+			"AuthorizerFunction will not start: CLERK_JWT_KEY: "},
+		{"bad log level", []string{"-template", "../../../template.yaml"}, []string{"LOG_LEVEL=loud"},
+			"will not start: LOG_LEVEL: must be debug, info, warn or error"},
+		{"port in use", []string{"-addr", busy.Addr().String(), "-template", "testdata/serve.yaml"}, nil, "is already in use"},
+		{"site port in use", []string{"-site-addr", busy.Addr().String(), "-template", "testdata/serve.yaml"}, nil, "for the example site with -site-addr"},
+		{"site off loopback", []string{"-site-addr", "0.0.0.0:0", "-template", "testdata/serve.yaml"}, nil, "is not on loopback"},
+		{"template does not parse", []string{"-template", badTemplate}, nil, "not a valid template"},
+		{"function does not build", []string{"-template", "testdata/broken.yaml"}, nil, "BrokenFunction: dev/cmd/devapi/testdata/brokenfn does not build"},
+		{"no emulator", []string{"-template", "testdata/serve.yaml", "-rie", "/nonexistent/aws-lambda-rie"}, nil, "Runtime Interface Emulator is not at"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"-addr", "127.0.0.1:0", "-rie", rie, "-cache", t.TempDir(), "-env-file", "/nonexistent/.env", "-poll", "0"}, tc.args...)
-			code, stderr := runDevapi(t, args...)
-			if code != 1 || !strings.Contains(stderr, tc.want) || !strings.HasPrefix(stderr, "devapi: ") ||
+			code, stderr := runDevapiWith(t, tc.env, args...)
+			if code != 1 || !strings.Contains(stderr, tc.want) || !strings.HasPrefix(stderr, "devapi: ") || (tc.env != nil && strings.Count(stderr, "\n") != 1) ||
 				strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and one message containing %q", code, stderr, tc.want)
 			}

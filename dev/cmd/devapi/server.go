@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"clerk-lambda/dev/cmd/devapi/gateway"
 	"clerk-lambda/dev/emulator"
 	"clerk-lambda/internal/lockedio"
+	"clerk-lambda/shared/startup"
 )
 
 // devOrigin is the Vite dev server's origin: in stand-in mode the local API
@@ -112,6 +115,9 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 		}
 		standInEnv = s.standIn.env()
 		s.localOrigins = appendNew([]string{devOrigin}, s.siteOrigins...)
+		if replaced := replacedByStandIn(standInEnv, settings, cfg.Getenv); len(replaced) > 0 {
+			fmt.Fprintf(out, "stand-in mode (no CLERK_SECRET_KEY): the stand-in's values replace your %s\n", strings.Join(replaced, ", "))
+		}
 	}
 	s.acceptLocalOrigins()
 	if err := s.startSite(siteLn, settings); err != nil {
@@ -121,6 +127,9 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 		return nil, err
 	}
 	if err := s.buildAll(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.checkAll(ctx); err != nil {
 		return nil, err
 	}
 	s.runner = emulator.NewRunner(emulator.Config{RIE: cfg.RIE, Output: out})
@@ -147,6 +156,19 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 		s.watch(cfg.Poll)
 	}
 	return s, nil
+}
+
+// replacedByStandIn lists the settings, from .env or the environment, that
+// stand-in mode sets otherwise.
+func replacedByStandIn(standInEnv, dotenv map[string]string, getenv func(string) (string, bool)) []string {
+	var names []string
+	for name, v := range standInEnv {
+		if own := setting(name, dotenv, getenv); own != "" && own != v {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // URL is the local API's base URL.
@@ -228,7 +250,7 @@ func (s *devServer) prepareFunctions(settings, standInEnv map[string]string) err
 // buildAll builds every used function, two at a time.
 func (s *devServer) buildAll(ctx context.Context) error {
 	names := s.functionNames()
-	fmt.Fprintf(s.out, "building %d functions: %s\n", len(names), strings.Join(names, ", "))
+	fmt.Fprintf(s.out, "building %d functions for this machine (the first build takes about a minute): %s\n", len(names), strings.Join(names, ", "))
 	errs := make([]error, len(names))
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
@@ -258,6 +280,44 @@ func (s *devServer) build(ctx context.Context, f *builtFunction) (changed bool, 
 	changed = sum != f.hash
 	f.hash = sum
 	return changed, nil
+}
+
+// checkAll runs each function's own start-up check once (bootstrap -check,
+// see shared/startup) with the environment it will have, so that a bad
+// setting stops make dev with the function's one line instead of every
+// request answering 500. A function that is not built on shared/startup
+// prints no report; it is said so and started unchecked.
+func (s *devServer) checkAll(ctx context.Context) error {
+	for _, name := range s.functionNames() {
+		checked, err := s.fns[name].check(ctx)
+		if err != nil {
+			return err
+		}
+		if !checked {
+			fmt.Fprintf(s.out, "%s has no start-up check (its main does not use shared/startup): its settings are not checked before it serves\n", name)
+		}
+	}
+	return nil
+}
+
+// check runs the function's start-up check, and reports whether it has one.
+func (f *builtFunction) check(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, f.bootstrap, startup.CheckFlag)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range f.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, _ := cmd.Output()
+	var r startup.Report
+	if json.Unmarshal(out, &r) != nil || r.Function == "" {
+		return false, nil
+	}
+	if r.Error != "" {
+		return true, fmt.Errorf("%s will not start: %s (fix it in .env, the environment or template.yaml)", f.spec.Name, r.Error)
+	}
+	return true, nil
 }
 
 func (f *builtFunction) emulated() emulator.Function {

@@ -23,6 +23,9 @@ const (
 	adminOrg    = "dev"
 	adminRole   = "org:admin"
 	standInFile = "standin.json"
+	// CLIEnvFile, in the cache folder, holds what cmd/clerk-users needs to
+	// reach the running stand-in: its URL and its secret key.
+	CLIEnvFile = "clerk.env"
 	// tokenTTL is how long printed and minted tokens live. Clerk's own
 	// session tokens live 60 s, which is too short to copy a curl line.
 	tokenTTL = time.Hour
@@ -42,6 +45,7 @@ type standIn struct {
 	control   *http.Server
 	controlAt string // host:port of the control endpoints
 	stateFile string
+	cliFile   string
 	key       string
 	// siteOrigins are the only origins the dev-token endpoint answers.
 	siteOrigins []string
@@ -78,7 +82,7 @@ func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 	if err := fake.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
 	}
-	s := &standIn{fake: fake, stateFile: filepath.Join(cacheDir, standInFile), siteOrigins: siteOrigins}
+	s := &standIn{fake: fake, stateFile: filepath.Join(cacheDir, standInFile), cliFile: filepath.Join(cacheDir, CLIEnvFile), siteOrigins: siteOrigins}
 	s.user = fake.AddUser(clerkfake.User{
 		ID: userID, FirstName: "Alice", LastName: "Example", Username: "alice",
 		EmailAddresses: []clerkfake.EmailAddress{{EmailAddress: "alice@example.com"}},
@@ -93,7 +97,20 @@ func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 		fake.Close()
 		return nil, err
 	}
+	if err := s.writeCLIEnv(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// writeCLIEnv leaves the stand-in's URL and secret key for the CLI, in the
+// KEY=value lines that env(1) and .env files take, readable by this user
+// only. The key is the stand-in's own, random for each run, and the file
+// goes when make dev stops.
+func (s *standIn) writeCLIEnv() error {
+	lines := fmt.Sprintf("CLERK_API_URL=%s\nCLERK_SECRET_KEY=%s\n", s.fake.URL(), s.fake.SecretKey())
+	return os.WriteFile(s.cliFile, []byte(lines), 0o600)
 }
 
 // env is what the functions get in stand-in mode: the stand-in's Backend
@@ -256,4 +273,7 @@ func (s *standIn) Close() {
 	}
 	_ = s.fake.Close()
 	_ = os.Remove(s.stateFile)
+	if s.cliFile != "" {
+		_ = os.Remove(s.cliFile)
+	}
 }
