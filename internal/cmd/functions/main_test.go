@@ -75,7 +75,8 @@ func TestNewRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
-	goMod := "module scaffolded\n\ngo 1.26.0\n\nrequire clerk-lambda v0.0.0\n\nreplace clerk-lambda => " + root + "\n"
+	module := modulePath(t, root) // clerk-lambda, or a fork's own path
+	goMod := "module scaffolded\n\ngo 1.26.0\n\nrequire " + module + " v0.0.0\n\nreplace " + module + " => " + root + "\n"
 	for name, data := range map[string][]byte{"go.mod": []byte(goMod), "go.sum": sum} {
 		if err := os.WriteFile(filepath.Join(mod, name), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -91,6 +92,22 @@ func TestNewRoute(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the scaffolded function's tests fail: %v\n%s", err, out)
 	}
+}
+
+// modulePath is the module path in root's go.mod.
+func modulePath(t *testing.T, root string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if path, ok := strings.CutPrefix(line, "module "); ok {
+			return strings.TrimSpace(path)
+		}
+	}
+	t.Fatal("go.mod has no module line")
+	return ""
 }
 
 func TestNewRouteRefusesBadInput(t *testing.T) {
