@@ -379,17 +379,23 @@ func TestBadSettingsStopStart(t *testing.T) {
 	}
 }
 
-// TestSampleEvent runs aws-lambda-go's own sample of an HTTP API event with
-// a Lambda authorizer, its context swapped for an administrator's. Its route
-// key is $default and it has no id path parameter, so it asks for a page.
-func TestSampleEvent(t *testing.T) {
+// TestFullEvent runs an HTTP API event with every field AWS documents
+// filled (the shape of aws-lambda-go's own sample), made each route's
+// request from an administrator. Its query string holds no listing
+// parameter, so the page is the first, of the default size.
+func TestFullEvent(t *testing.T) {
 	t.Parallel()
-	req := clerkroutetest.SampleEvent(t, orgAdmin)
-	fake, _ := directory(t)
+	req := clerkroutetest.Event(t, routeList, "/admin/users", nil, orgAdmin)
+	fake, ada := directory(t)
 	h, _ := testHandler(t, clerkroutetest.Env(fake))
 	res := clerkroutetest.Invoke(t, h.handle, req)
 	var got pageBody
 	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || len(got.Data) != 20 || got.Limit != 20 {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
+	}
+	one := clerkroutetest.Event(t, routeOne, "/admin/users/"+ada.ID, map[string]string{"id": ada.ID}, orgAdmin)
+	var u clerkroutetest.UserBody
+	if res := clerkroutetest.Invoke(t, h.handle, one); res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &u) != nil || u.ID != ada.ID {
+		t.Fatalf("one user: got %d %s", res.StatusCode, res.Body)
 	}
 }

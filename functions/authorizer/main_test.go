@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/internal/clerkfake/clerkfaketest"
+	"clerk-lambda/internal/lambdaevents"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/settings"
 )
@@ -50,15 +50,11 @@ func mint(t *testing.T, clerk *clerkfake.Server, p clerkfake.TokenParams) string
 	return tok
 }
 
-// sample reads one of aws-lambda-go's real API Gateway events and lets edit
-// put a token into it.
-func sample(t *testing.T, name string, edit func(map[string]any)) []byte {
+// fixture reads one of the authorizer events in testdata/ and lets edit put
+// a token into it.
+func fixture(t *testing.T, name string, edit func(map[string]any)) []byte {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("locate aws-lambda-go: %v", err)
-	}
-	raw, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "events", "testdata", name))
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +70,37 @@ func sample(t *testing.T, name string, edit func(map[string]any)) []byte {
 	return b
 }
 
+// The authorizer events in testdata/, one per shape API Gateway sends.
+const (
+	httpAPIEvent = "http-api-authorizer-request.json"
+	restToken    = "rest-token-authorizer.json"
+	restRequest  = "rest-request-authorizer.json"
+)
+
+// TestFixturesMatchAWSSamples checks each event in testdata/ fills the same
+// fields as aws-lambda-go's own sample of its shape.
+func TestFixturesMatchAWSSamples(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		fixture, sample string
+		same            func(testing.TB, []byte, string)
+	}{
+		{httpAPIEvent, "apigw-v2-custom-authorizer-v2-request.json", lambdaevents.SameFields[events.APIGatewayV2CustomAuthorizerV2Request]},
+		{restToken, "apigw-custom-auth-request.json", lambdaevents.SameFields[events.APIGatewayCustomAuthorizerRequest]},
+		{restRequest, "apigw-custom-auth-request-type-request.json", lambdaevents.SameFields[events.APIGatewayCustomAuthorizerRequestTypeRequest]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(filepath.Join("testdata", tt.fixture))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.same(t, raw, tt.sample)
+		})
+	}
+}
+
 // invoke runs the handler the way the Lambda runtime does: JSON in, JSON out.
 func invoke(t *testing.T, a *authorizer, event []byte) ([]byte, error) {
 	t.Helper()
@@ -81,8 +108,19 @@ func invoke(t *testing.T, a *authorizer, event []byte) ([]byte, error) {
 	return lambda.NewHandler(a.handle).Invoke(ctx, event)
 }
 
+// withHeaders replaces the event's headers, and its multi-value headers
+// where the shape has them, with headers.
 func withHeaders(headers map[string]any) func(map[string]any) {
-	return func(e map[string]any) { e["headers"] = headers }
+	return func(e map[string]any) {
+		e["headers"] = headers
+		if _, ok := e["multiValueHeaders"]; ok {
+			multi := make(map[string]any, len(headers))
+			for k, v := range headers {
+				multi[k] = []any{v}
+			}
+			e["multiValueHeaders"] = multi
+		}
+	}
 }
 
 func TestHTTPAPIEvent(t *testing.T) {
@@ -106,7 +144,7 @@ func TestHTTPAPIEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs.Reset()
-			out, err := invoke(t, a, sample(t, "apigw-v2-custom-authorizer-v2-request.json", withHeaders(tt.headers)))
+			out, err := invoke(t, a, fixture(t, httpAPIEvent, withHeaders(tt.headers)))
 			if err != nil {
 				t.Fatalf("invoke: %v", err)
 			}
@@ -152,7 +190,7 @@ func TestRESTTokenEvent(t *testing.T) {
 	clerk, a, _ := setup(t)
 	good := mint(t, clerk, clerkfake.TokenParams{UserID: "user_1", AuthorizedParty: origin})
 
-	out, err := invoke(t, a, sample(t, "apigw-custom-auth-request.json", func(e map[string]any) { e["authorizationToken"] = "Bearer " + good }))
+	out, err := invoke(t, a, fixture(t, restToken, func(e map[string]any) { e["authorizationToken"] = "Bearer " + good }))
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
@@ -162,15 +200,15 @@ func TestRESTTokenEvent(t *testing.T) {
 	}
 	st := res.PolicyDocument.Statement
 	if res.PrincipalID != "user_1" || len(st) != 1 || st[0].Effect != "Allow" ||
-		st[0].Resource[0] != "arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/*/*" {
+		st[0].Resource[0] != "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*/*" {
 		t.Fatalf("response = %s", out)
 	}
 	if res.Context["userId"] != "user_1" {
 		t.Errorf("context = %v", res.Context)
 	}
 
-	for name, token := range map[string]string{"no token": "", "invalid token": "Bearer x.y.z", "the sample's own value": "allow"} {
-		_, err := invoke(t, a, sample(t, "apigw-custom-auth-request.json", func(e map[string]any) { e["authorizationToken"] = token }))
+	for name, token := range map[string]string{"no token": "", "invalid token": "Bearer x.y.z", "a bare word, as in AWS's sample": "allow"} {
+		_, err := invoke(t, a, fixture(t, restToken, func(e map[string]any) { e["authorizationToken"] = token }))
 		if err == nil || !strings.Contains(err.Error(), "Unauthorized") {
 			t.Errorf("%s: err = %v, want Unauthorized", name, err)
 		}
@@ -181,7 +219,7 @@ func TestRESTRequestEvent(t *testing.T) {
 	t.Parallel()
 	clerk, a, _ := setup(t)
 	good := mint(t, clerk, clerkfake.TokenParams{UserID: "user_2", AuthorizedParty: origin})
-	out, err := invoke(t, a, sample(t, "apigw-custom-auth-request-type-request.json", withHeaders(map[string]any{"Authorization": "Bearer " + good})))
+	out, err := invoke(t, a, fixture(t, restRequest, withHeaders(map[string]any{"Authorization": "Bearer " + good})))
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
@@ -189,14 +227,16 @@ func TestRESTRequestEvent(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.PrincipalID != "user_2" || !strings.HasSuffix(res.PolicyDocument.Statement[0].Resource[0], "/test/*/*") {
+	st := res.PolicyDocument.Statement
+	if res.PrincipalID != "user_2" || len(st) != 1 || st[0].Effect != "Allow" ||
+		st[0].Resource[0] != "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/*/*" {
 		t.Fatalf("response = %s", out)
 	}
-	cookie := sample(t, "apigw-custom-auth-request-type-request.json", withHeaders(map[string]any{"Cookie": "__session=" + good}))
+	cookie := fixture(t, restRequest, withHeaders(map[string]any{"Cookie": "__session=" + good}))
 	if _, err := invoke(t, a, cookie); err != nil {
 		t.Fatalf("token in the __session cookie: %v", err)
 	}
-	_, err = invoke(t, a, sample(t, "apigw-custom-auth-request-type-request.json", withHeaders(map[string]any{})))
+	_, err = invoke(t, a, fixture(t, restRequest, withHeaders(map[string]any{})))
 	if err == nil || err.Error() != "Unauthorized" && !strings.Contains(err.Error(), `"Unauthorized"`) {
 		t.Fatalf("missing token: err = %v, want Unauthorized", err)
 	}
@@ -209,7 +249,7 @@ func TestJWKSUnavailableDeniesAndKeepsServing(t *testing.T) {
 	clerk.Close() // Clerk is unreachable before the first fetch
 
 	for range 2 {
-		out, err := invoke(t, a, sample(t, "apigw-v2-custom-authorizer-v2-request.json", withHeaders(map[string]any{"authorization": "Bearer " + tok})))
+		out, err := invoke(t, a, fixture(t, httpAPIEvent, withHeaders(map[string]any{"authorization": "Bearer " + tok})))
 		if err != nil {
 			t.Fatalf("invoke: %v", err)
 		}
@@ -226,7 +266,7 @@ func TestKeyRotationThroughTheBackendAPI(t *testing.T) {
 	t.Parallel()
 	clerk, a, _ := setup(t)
 	event := func(tok string) []byte {
-		return sample(t, "apigw-v2-custom-authorizer-v2-request.json", withHeaders(map[string]any{"authorization": "Bearer " + tok}))
+		return fixture(t, httpAPIEvent, withHeaders(map[string]any{"authorization": "Bearer " + tok}))
 	}
 	for range 2 {
 		out, _ := invoke(t, a, event(mint(t, clerk, clerkfake.TokenParams{UserID: "user_1", AuthorizedParty: origin})))

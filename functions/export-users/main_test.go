@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/lambdaevents"
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
 	"clerk-lambda/shared/logging"
@@ -111,6 +112,20 @@ func TestScheduledRunExportsEveryUser(t *testing.T) {
 	if strings.Contains(logs.String(), fake.SecretKey()) {
 		t.Error("the logs contain the secret key")
 	}
+}
+
+// The scheduled event in testdata/ fills the same fields of the EventBridge
+// envelope as an event aws-lambda-go samples: it has no sample of a
+// scheduled event itself (only an inline one in its tests), so the
+// comparison is with a CodeDeploy state change, delivered in the same
+// envelope.
+func TestScheduledEventMatchesAWSSample(t *testing.T) {
+	t.Parallel()
+	event, err := os.ReadFile("testdata/scheduled-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lambdaevents.SameFields[events.EventBridgeEvent](t, event, "codedeploy-deployment-event.json")
 }
 
 // A failed run returns its error to Lambda, which marks the invocation

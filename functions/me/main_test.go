@@ -184,13 +184,14 @@ func TestSlowClerkAnsweredBeforeTheLambdaDeadline(t *testing.T) {
 	}
 }
 
-// TestSampleEvent runs aws-lambda-go's own sample of an HTTP API event with
-// a Lambda authorizer, its context swapped for a signed-in caller's.
-func TestSampleEvent(t *testing.T) {
+// TestFullEvent runs an HTTP API event with every field AWS documents
+// filled (the shape of aws-lambda-go's own sample), made GET /me from a
+// signed-in caller.
+func TestFullEvent(t *testing.T) {
 	t.Parallel()
 	fake := clerkfaketest.Start(t, clerkfake.Config{})
 	u := fake.AddUser(clerkfake.User{Username: "sample"})
-	req := clerkroutetest.SampleEvent(t, caller(u.ID, time.Now().Add(time.Minute)))
+	req := clerkroutetest.Event(t, route, "/me", nil, caller(u.ID, time.Now().Add(time.Minute)))
 	h, _ := testHandler(t, fake)
 	res := clerkroutetest.Invoke(t, h.handle, req)
 	var got clerkroutetest.UserBody

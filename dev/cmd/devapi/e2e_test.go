@@ -15,6 +15,7 @@ import (
 	"clerk-lambda/dev/apispec"
 	"clerk-lambda/dev/cmd/devapi/gateway/gatewaytest"
 	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/lambdaevents"
 	"clerk-lambda/internal/lockedio"
 )
 
@@ -117,12 +118,11 @@ func TestEndToEnd(t *testing.T) {
 func TestFunctionsWithSampleEvents(t *testing.T) {
 	t.Parallel()
 	s, _ := startProject(t)
-	samples := sampleDir(t)
 	ctx := context.Background()
 	token, _, _ := s.standIn.mint(adminID, true, time.Hour)
 
 	var authEvent events.APIGatewayV2CustomAuthorizerV2Request
-	readSample(t, filepath.Join(samples, "apigw-v2-custom-authorizer-v2-request.json"), &authEvent)
+	readSample(t, "apigw-v2-custom-authorizer-v2-request.json", &authEvent)
 	authEvent.IdentitySource = []string{"Bearer " + token}
 	authEvent.Headers = map[string]string{"authorization": "Bearer " + token}
 	authEvent.RouteKey, authEvent.RawPath = "GET /private", "/private"
@@ -147,7 +147,7 @@ func TestFunctionsWithSampleEvents(t *testing.T) {
 		{"AdminUsersFunction", "GET /admin/users/{id}", "/admin/users/" + userID, map[string]string{"id": userID}, userID},
 	} {
 		var ev events.APIGatewayV2HTTPRequest
-		readSample(t, filepath.Join(samples, "apigw-v2-request-lambda-authorizer.json"), &ev)
+		readSample(t, "apigw-v2-request-lambda-authorizer.json", &ev)
 		ev.RouteKey, ev.RequestContext.RouteKey = c.routeKey, c.routeKey
 		ev.RawPath, ev.RequestContext.HTTP.Path, ev.RequestContext.HTTP.Method = c.path, c.path, "GET"
 		ev.RawQueryString, ev.QueryStringParameters, ev.Body = "", nil, ""
@@ -218,23 +218,11 @@ func startLocal(t *testing.T, template string, env map[string]string) (*devServe
 	return s, log
 }
 
-func sampleDir(t *testing.T) string {
+// readSample decodes aws-lambda-go's sample event name into v.
+func readSample(t *testing.T, name string, v any) {
 	t.Helper()
-	out, err := output("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go")
-	if err != nil {
-		t.Fatalf("locate aws-lambda-go: %v", err)
-	}
-	return filepath.Join(strings.TrimSpace(out), "events", "testdata")
-}
-
-func readSample(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if err := json.Unmarshal(lambdaevents.Sample(t, name), v); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
 }
 

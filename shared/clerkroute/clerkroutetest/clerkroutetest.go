@@ -1,20 +1,19 @@
 // Package clerkroutetest sets up and checks the tests of route functions
 // built on clerkroute: the environment and a Route pointed at a Clerk
 // stand-in (started with clerkfaketest.Start), events as API Gateway
-// delivers them, an invocation as Lambda makes it, and checks of the error
-// body and of the request's one log line. It is imported by tests only, so
-// the functions' binaries do not carry the testing package.
+// delivers them (a full one from testdata/), an invocation as Lambda makes
+// it, and checks of the error body and of the request's one log line. It is
+// imported by tests only, so the functions' binaries do not carry the
+// testing package.
 package clerkroutetest
 
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -171,31 +170,26 @@ func LogLine(t testing.TB, logs *bytes.Buffer, status int, secret string) map[st
 	return line
 }
 
-// SampleEvent is aws-lambda-go's own sample of an HTTP API event with a
-// Lambda authorizer (events/testdata/apigw-v2-request-lambda-authorizer.json
-// in the module in use), its authorizer context replaced by auth and
-// delivered as by Delivered. Its route key is $default. The test is skipped
-// when the go command, which locates the module, is not on PATH.
-func SampleEvent(t testing.TB, auth map[string]any) events.APIGatewayV2HTTPRequest {
+// httpAPIEvent is an HTTP API (payload 2.0) event with a Lambda
+// authorizer context and every field AWS documents filled; the package's
+// tests check it fills the same fields as aws-lambda-go's own sample.
+//
+//go:embed testdata/http-api-event.json
+var httpAPIEvent []byte
+
+// Event is the full HTTP API event in testdata/http-api-event.json, a GET
+// with headers, cookies, a query string, stage variables, a client
+// certificate and a body, made a request for routeKey at path with params
+// as its path parameters, and auth as its authorizer context, delivered as
+// by Delivered.
+func Event(t testing.TB, routeKey, path string, params map[string]string, auth map[string]any) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH, so the aws-lambda-go sample event cannot be found")
-	}
-	dir, err := exec.Command(goTool, "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("go list github.com/aws/aws-lambda-go: %v", err)
-	}
-	raw, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "events", "testdata", "apigw-v2-request-lambda-authorizer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(httpAPIEvent, &req); err != nil {
+		t.Fatalf("testdata/http-api-event.json: %v", err)
 	}
-	if req.RequestContext.Authorizer == nil || len(req.RequestContext.Authorizer.Lambda) == 0 {
-		t.Fatal("the sample event has no Lambda authorizer context")
-	}
+	req.RouteKey, req.RequestContext.RouteKey = routeKey, routeKey
+	req.RawPath, req.RequestContext.HTTP.Path = path, path
+	req.PathParameters = params
 	return Delivered(t, req, auth)
 }
