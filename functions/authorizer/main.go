@@ -61,6 +61,12 @@ func newAuthorizer(get settings.Lookup, logger *slog.Logger) (*authorizer, error
 	if err != nil {
 		return nil, err
 	}
+	keys := "CLERK_JWT_KEY, no network"
+	if cfg.JWTKey == "" {
+		keys = "the JWKS from " + cfg.APIURL
+	}
+	logger.Debug("authorizer settings", "issuer", cfg.Issuer, "keys", keys,
+		"authorizedParties", cfg.AuthorizedParties, "clockSkew", cfg.ClockSkew.String())
 	return &authorizer{verifier: v, log: logger}, nil
 }
 

@@ -64,6 +64,7 @@ func newJob(get settings.Lookup, logger *slog.Logger) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
+	logger.Debug("export settings", "bucket", c.export.Bucket, "prefix", c.export.Prefix, "issuer", c.issuer)
 	return jobFor(c, client, logger), nil
 }
 

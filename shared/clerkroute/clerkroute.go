@@ -86,6 +86,7 @@ func New(s Settings, logger *slog.Logger) (*Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	logger.Debug("route settings", "apiUrl", s.Backend.Client.URL, "secretSource", keys.Source(), "clockSkew", s.Skew.String())
 	return &Route{IDs: identity.Reader{Leeway: s.Skew}, Clerk: client, keySource: keys.Source, log: logger}, nil
 }
 

@@ -153,12 +153,8 @@ func TestMain(m *testing.M) {
 
 // runDevapi runs the command to its end and returns its exit status and
 // stderr.
-func runDevapi(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	return runDevapiWith(t, nil, args...)
-}
-
-// runDevapiWith is runDevapi with env added to the process environment.
+// runDevapiWith runs the command with env added to the process environment
+// and returns its exit status and standard error.
 func runDevapiWith(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
 	cmd := exec.Command(devapiBinary(t), args...)
@@ -273,8 +269,3 @@ func startDevapi(t *testing.T, args ...string) (*exec.Cmd, string) {
 	return nil, ""
 }
 
-// output runs a command and returns its standard output.
-func output(name string, args ...string) (string, error) {
-	out, err := exec.Command(name, args...).Output()
-	return string(out), err
-}

@@ -1,6 +1,0 @@
-//go:build unix && !linux
-
-package main
-
-// adoptOrphans does nothing where processes cannot adopt orphans.
-func adoptOrphans() {}
