@@ -25,11 +25,14 @@ tools: ## build the pinned developer tools into .tools/bin
 	@mkdir -p $(TOOLS_BIN)
 	cd tools && $(GO) build -o $(TOOLS_BIN)/ $(TOOL_PKGS)
 
-# The product module at the root, then the development tools' module in dev/.
+# The product module at the root, then the development tools' module in dev/,
+# one package at a time there: its tests each run many processes (the local
+# API, the emulators, the browser), and on a small machine they starve each
+# other when run side by side.
 .PHONY: test
 test: tools ## run every test, with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
-	cd dev && $(GO) test -race -count=1 -timeout 20m ./...
+	cd dev && $(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 .PHONY: lint
 lint: tools ## gofmt, go vet and staticcheck, in both modules
