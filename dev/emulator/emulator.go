@@ -3,9 +3,10 @@
 // the function's real binary as its bootstrap, and builds those binaries.
 //
 // One emulator process serves one invocation at a time, as one Lambda
-// execution environment does, so a Runner keeps a small pool of instances
-// per function: concurrent requests start more instances up to a limit and
-// queue beyond it.
+// execution environment does, so a Runner, which serves the local API,
+// keeps a small pool of instances per function: concurrent requests start
+// more instances up to a limit and queue beyond it. Start runs a single
+// instance, as the benchmarks time it.
 package emulator
 
 import (
@@ -18,17 +19,18 @@ import (
 	"time"
 
 	"clerk-lambda/internal/lockedio"
+	"clerk-lambda/internal/proctree"
 )
 
-// Function is what the Runner needs to run one function.
+// Function is what the emulator needs to run one function.
 type Function struct {
 	// Name is the function's logical id; it prefixes the function's output.
 	Name string
 	// Bootstrap is the path of the built binary.
 	Bootstrap string
-	// Env is the function's environment, complete: the Runner adds only the
-	// variables that Lambda itself sets (AWS_LAMBDA_FUNCTION_NAME and the
-	// like).
+	// Env is the function's environment, complete: the emulator adds only
+	// the variables that Lambda itself sets (AWS_LAMBDA_FUNCTION_NAME and
+	// the like), and nothing of this process's environment but PATH.
 	Env      map[string]string
 	Timeout  time.Duration
 	MemoryMB int
@@ -44,9 +46,24 @@ type Config struct {
 	// each prefixed with the function's name; nil discards them.
 	Output io.Writer
 
-	// kill ends an emulator's process tree; nil means killTree. Tests
-	// wrap it to see what is killed.
+	// kill ends an emulator's process tree: the emulator and the bootstraps
+	// it starts, each in a process group of its own. nil means
+	// proctree.KillTree; tests wrap that to see what is killed.
 	kill func(pid int)
+}
+
+// withDefaults fills in what cfg leaves unset.
+func (cfg Config) withDefaults() Config {
+	if cfg.MaxInstances <= 0 {
+		cfg.MaxInstances = 4
+	}
+	if cfg.Output == nil {
+		cfg.Output = io.Discard
+	}
+	if cfg.kill == nil {
+		cfg.kill = proctree.KillTree
+	}
+	return cfg
 }
 
 // FunctionError is a failure of the function itself: an error it returned,
@@ -78,15 +95,7 @@ type Runner struct {
 
 // NewRunner returns a Runner with no functions.
 func NewRunner(cfg Config) *Runner {
-	if cfg.MaxInstances <= 0 {
-		cfg.MaxInstances = 4
-	}
-	if cfg.Output == nil {
-		cfg.Output = io.Discard
-	}
-	if cfg.kill == nil {
-		cfg.kill = killTree
-	}
+	cfg = cfg.withDefaults()
 	return &Runner{cfg: cfg, out: lockedio.NewWriter(cfg.Output), pools: map[string]*pool{}}
 }
 

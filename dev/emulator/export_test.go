@@ -7,6 +7,5 @@ func WithKill(cfg Config, kill func(pid int)) Config {
 	return cfg
 }
 
-// KillTree is what a Runner uses to end an emulator, for a test's kill to
-// pass on to.
-func KillTree(pid int) { killTree(pid) }
+// Environ is an emulator's environment for fn, for a test to read.
+var Environ = environ

@@ -2,10 +2,26 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"clerk-lambda/internal/lockedio"
 )
+
+// errClosed is the answer to an invocation once the Runner is closing.
+var errClosed = errors.New("the local API is shutting down")
+
+// brokenError marks an instance that must not serve again: the pool
+// stops it instead of keeping it idle.
+type brokenError struct{ err error }
+
+func (e *brokenError) Error() string { return e.err.Error() }
+func (e *brokenError) Unwrap() error { return e.err }
+
+func isBroken(err error) bool {
+	var b *brokenError
+	return errors.As(err, &b)
+}
 
 // pool holds the instances of one function.
 type pool struct {
@@ -16,8 +32,8 @@ type pool struct {
 	mu      sync.Mutex
 	fn      Function
 	version int // bumped by replace; instances of older versions are retired
-	idle    []*instance
-	all     map[*instance]bool
+	idle    []*Instance
+	all     map[*Instance]bool
 	closed  bool
 }
 
@@ -27,7 +43,7 @@ func newPool(fn Function, cfg Config, out *lockedio.Writer) *pool {
 		out:   out,
 		slots: make(chan struct{}, cfg.MaxInstances),
 		fn:    fn,
-		all:   map[*instance]bool{},
+		all:   map[*Instance]bool{},
 	}
 }
 
@@ -39,7 +55,7 @@ func (p *pool) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	inst, fn, err := p.take()
+	inst, err := p.take()
 	if err != nil {
 		<-p.slots
 		return nil, err
@@ -50,7 +66,9 @@ func (p *pool) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		answer, err := inst.invoke(fn, payload)
+		// The invocation runs to its end even when ctx ends first, as in
+		// Lambda.
+		answer, err := inst.Invoke(context.Background(), payload)
 		p.release(inst, err)
 		<-p.slots
 		done <- result{answer, err}
@@ -64,37 +82,37 @@ func (p *pool) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 }
 
 // take returns an idle instance of the current version, or starts one.
-func (p *pool) take() (*instance, Function, error) {
+func (p *pool) take() (*Instance, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, Function{}, errClosed
+		return nil, errClosed
 	}
 	fn, version := p.fn, p.version
 	if n := len(p.idle); n > 0 {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		return inst, fn, nil
+		return inst, nil
 	}
 	p.mu.Unlock()
 	inst, err := startInstance(p.cfg, fn, version, p.out)
 	if err != nil {
-		return nil, fn, err
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		go inst.stop()
-		return nil, fn, errClosed
+		go inst.Stop()
+		return nil, errClosed
 	}
 	p.all[inst] = true
-	return inst, fn, nil
+	return inst, nil
 }
 
 // release returns an instance after an invocation. An instance that broke,
 // belongs to an older version, or outlived the pool is stopped instead.
-func (p *pool) release(inst *instance, err error) {
+func (p *pool) release(inst *Instance, err error) {
 	p.mu.Lock()
 	keep := !p.closed && inst.version == p.version && !isBroken(err)
 	if keep {
@@ -104,7 +122,7 @@ func (p *pool) release(inst *instance, err error) {
 	}
 	p.mu.Unlock()
 	if !keep {
-		inst.stop()
+		inst.Stop()
 	}
 }
 
@@ -121,7 +139,7 @@ func (p *pool) replace(fn Function) {
 	}
 	p.mu.Unlock()
 	for _, inst := range idle {
-		inst.stop()
+		inst.Stop()
 	}
 }
 
@@ -130,7 +148,7 @@ func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
 	all := p.all
-	p.all = map[*instance]bool{}
+	p.all = map[*Instance]bool{}
 	p.idle = nil
 	p.mu.Unlock()
 	var wg sync.WaitGroup
@@ -138,7 +156,7 @@ func (p *pool) close() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			inst.stop()
+			inst.Stop()
 		}()
 	}
 	wg.Wait()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"clerk-lambda/dev/emulator"
+	"clerk-lambda/internal/proctree"
 )
 
 // killLog records the pids a Runner kills, and kills them.
@@ -23,7 +24,7 @@ func (k *killLog) kill(pid int) {
 	k.mu.Lock()
 	k.pids[pid]++
 	k.mu.Unlock()
-	emulator.KillTree(pid)
+	proctree.KillTree(pid)
 }
 
 func (k *killLog) counts() map[int]int {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ChildAttr starts a child as the leader of a process group of its own, so
@@ -12,6 +14,28 @@ import (
 // this program die first, so no child outlives it.
 func ChildAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// AdoptOrphans makes this process the reaper of its orphaned descendants
+// (PR_SET_CHILD_SUBREAPER): a process whose parent was killed first, such
+// as a function under a killed emulator, stays below this one, where
+// Descendants still finds it, instead of moving to init.
+func AdoptOrphans() error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// awaitExit blocks until the child process pid has exited, without
+// collecting it, and reports whether it saw that: until it is collected an
+// exited process keeps its pid, so it can be marked ended before that pid
+// may be reused.
+func awaitExit(pid int) bool {
+	var info unix.Siginfo // not read
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return err == nil
+		}
+	}
 }
 
 // Children lists the processes whose parent is pid.

@@ -2,15 +2,106 @@ package proctree_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"clerk-lambda/internal/proctree"
 )
+
+// helperEnv makes the test binary a helper that starts a sleep in a
+// process group of its own, prints the sleep's pid and waits: a tree that
+// one KillGroup of the helper does not reach.
+const helperEnv = "PROCTREE_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		sleep := exec.Command("sleep", "60")
+		sleep.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := sleep.Start(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Println(sleep.Process.Pid)
+		_ = sleep.Wait()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// groupTree starts the helper and returns its pid and its sleep's, which
+// leads a process group of its own.
+func groupTree(t *testing.T) (helper, sleep int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.SysProcAttr = proctree.ChildAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	helper = cmd.Process.Pid
+	line, readErr := bufio.NewReader(stdout).ReadString('\n')
+	if sleep, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
+		proctree.KillGroup(helper)
+		t.Fatalf("the helper said %q (%v), want its sleep's pid", line, readErr)
+	}
+	t.Cleanup(func() {
+		proctree.KillGroup(sleep)
+		proctree.KillGroup(helper)
+		_ = cmd.Wait()
+	})
+	if pgid, _ := syscall.Getpgid(sleep); pgid != sleep {
+		t.Fatalf("the helper's sleep is in group %d, want its own", pgid)
+	}
+	return helper, sleep
+}
+
+// TestKillTreeReachesOtherGroups kills a process whose child leads a
+// process group of its own: KillTree finds and ends it too.
+func TestKillTreeReachesOtherGroups(t *testing.T) {
+	t.Parallel()
+	helper, sleep := groupTree(t)
+	proctree.KillTree(helper)
+	waitEnded(t, helper)
+	waitEnded(t, sleep)
+}
+
+// TestAdoptOrphans makes this test binary a subreaper and orphans a sleep:
+// it becomes this process's child, where Descendants still finds it. It
+// does not run in parallel, so no other test's orphan is adopted.
+func TestAdoptOrphans(t *testing.T) {
+	if err := proctree.AdoptOrphans(); err != nil {
+		t.Fatal(err)
+	}
+	sh := exec.Command("sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!")
+	sh.SysProcAttr = proctree.ChildAttr()
+	out, err := sh.Output()
+	if err != nil {
+		t.Skipf("no shell to run: %v", err)
+	}
+	orphan, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("the shell said %q, want the sleep's pid", out)
+	}
+	defer func() {
+		proctree.KillGroup(orphan)
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(orphan, &ws, 0, nil)
+	}()
+	if got := proctree.Children(os.Getpid()); !slices.Contains(got, orphan) {
+		t.Errorf("children of this process %v, want the orphaned sleep %d", got, orphan)
+	}
+}
 
 // tree starts a shell that starts a sleep and a second shell, which starts
 // a sleep of its own, and returns once all four processes exist: the outer
@@ -125,6 +216,34 @@ func TestAlive(t *testing.T) {
 	if err := zombie.Wait(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStopEndsAProcessThatIgnoresTheSignal stops a shell that ignores
+// SIGTERM: after the grace it is killed, with the sleep it started.
+func TestStopEndsAProcessThatIgnoresTheSignal(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sh", "-c", `trap "" TERM; sleep 60 & wait`)
+	p, err := proctree.Start(cmd, nil)
+	if err != nil {
+		t.Skipf("no shell to start: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(proctree.Children(cmd.Process.Pid)) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shell started no sleep")
+		}
+	}
+	sleep := proctree.Children(cmd.Process.Pid)[0]
+	start := time.Now()
+	p.Stop(syscall.SIGTERM, 200*time.Millisecond)
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("Stop returned before the process was collected")
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Errorf("Stop returned after %s, before the grace of 200ms", waited)
+	}
+	waitEnded(t, sleep)
 }
 
 // waitEnded polls until pid is no longer alive, and fails the test if that

@@ -10,6 +10,14 @@ func ChildAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
+// AdoptOrphans does nothing here, where processes cannot adopt orphans: an
+// orphan moves to init, out of Descendants' reach.
+func AdoptOrphans() error { return nil }
+
+// awaitExit cannot see an exit before the process is collected here, so it
+// reports false at once: a Process counts as ended once it is collected.
+func awaitExit(int) bool { return false }
+
 // Children cannot be listed here: it is always empty.
 func Children(int) []int { return nil }
 

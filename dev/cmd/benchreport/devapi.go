@@ -9,11 +9,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"clerk-lambda/dev/emulator"
+	"clerk-lambda/internal/proctree"
 )
 
 // routeFunctions are the functions behind the API's routes, with the route
@@ -71,13 +75,13 @@ func (b *bench) devapiSection(ctx context.Context) Section {
 
 // devapi is a running local API.
 type devapi struct {
-	p      *proc
+	p      *proctree.Process
 	url    string
 	cache  string
 	output *tail
 }
 
-func (d *devapi) stop() { d.p.stop(os.Interrupt, 15*time.Second) }
+func (d *devapi) stop() { d.p.Stop(os.Interrupt, 15*time.Second) }
 
 // listening matches the banner's first line, which names the address.
 var listening = regexp.MustCompile(`local API on (http://127\.0\.0\.1:[0-9]+)`)
@@ -96,27 +100,27 @@ func (b *bench) startDevapi(ctx context.Context) (*devapi, error) {
 	}
 	d := &devapi{cache: filepath.Join(b.tmp, "devapi-cache"), output: &tail{max: 8 << 10}}
 	found := make(chan string, 1)
-	watch := &lineWatcher{line: func(line string) {
+	watch := emulator.NewLines(func(line string) {
 		if m := listening.FindStringSubmatch(line); m != nil {
 			select {
 			case found <- m[1]:
 			default:
 			}
 		}
-	}}
-	cmd := command(ctx, b.root, standInEnviron(), bin,
-		"-addr", "127.0.0.1:0", "-poll", "0", "-cache", d.cache, "-env-file", empty,
+	})
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-poll", "0", "-cache", d.cache, "-env-file", empty,
 		"-rie", b.rie, "-template", filepath.Join(b.root, "template.yaml"))
+	cmd.Dir, cmd.Env = b.root, standInEnviron()
 	cmd.Stdout = io.MultiWriter(watch, d.output)
 	cmd.Stderr = d.output
 	var err error
-	if d.p, err = start(cmd); err != nil {
-		return nil, err
+	if d.p, err = proctree.Start(cmd, nil); err != nil {
+		return nil, fmt.Errorf("start cmd/devapi: %w", err)
 	}
 	select {
 	case d.url = <-found:
 		return d, nil
-	case <-d.p.done:
+	case <-d.p.Done():
 		return nil, fmt.Errorf("cmd/devapi exited before it listened: %s", d.output)
 	case <-time.After(4 * time.Minute):
 		d.stop()
@@ -298,7 +302,7 @@ func (b *bench) functionColdStarts(ctx context.Context) (Table, error) {
 	if err != nil {
 		return Table{}, err
 	}
-	fns := []lambdaFn{minimal, auth}
+	fns := []emulator.Function{minimal, auth}
 	payloads := map[string][]byte{minimal.Name: []byte(`{}`), auth.Name: authorizerEvent(tok)}
 	checks := map[string]func([]byte) error{minimal.Name: checkAny, auth.Name: checkAuthorized}
 	for _, r := range routeFunctions {
@@ -311,7 +315,7 @@ func (b *bench) functionColdStarts(ctx context.Context) (Table, error) {
 			return Table{}, err
 		}
 		name := r.dir + " (" + r.method + " " + r.path + ")"
-		fns = append(fns, lambdaFn{Name: name, Bootstrap: bin, Env: k.env()})
+		fns = append(fns, lambdaFunction(name, bin, k.env()))
 		payloads[name] = routeEvent(r.method, r.path)
 		checks[name] = checkOK
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"clerk-lambda/dev/emulator"
 )
 
 // minimalFn is the fixture that does nothing: the floor for any Go Lambda.
@@ -58,7 +60,7 @@ func (b *bench) lambdaSection(ctx context.Context) Section {
 	n := pick(b, 10, 3)
 	b.progress("%d cold starts of each", n)
 	ssmBefore := k.ssm.calls.Load()
-	cold, err := b.coldStarts(ctx, []lambdaFn{minimal, auth},
+	cold, err := b.coldStarts(ctx, []emulator.Function{minimal, auth},
 		map[string][]byte{minimal.Name: []byte(`{}`), auth.Name: authorizerEvent(tok)},
 		map[string]func([]byte) error{minimal.Name: checkAny, auth.Name: checkAuthorized}, n)
 	if err != nil {
@@ -93,7 +95,7 @@ func (b *bench) lambdaSection(ctx context.Context) Section {
 
 // lambdaPair builds the authorizer and the minimal function for this
 // machine, with the authorizer's environment as in AWS.
-func (b *bench) lambdaPair(ctx context.Context, k *backend) (auth, minimal lambdaFn, err error) {
+func (b *bench) lambdaPair(ctx context.Context, k *backend) (auth, minimal emulator.Function, err error) {
 	authBin, err := b.hostBuild(ctx, "functions/authorizer")
 	if err != nil {
 		return auth, minimal, err
@@ -102,8 +104,7 @@ func (b *bench) lambdaPair(ctx context.Context, k *backend) (auth, minimal lambd
 	if err != nil {
 		return auth, minimal, err
 	}
-	return lambdaFn{Name: "authorizer", Bootstrap: authBin, Env: k.env()},
-		lambdaFn{Name: "minimal function", Bootstrap: minBin, Env: map[string]string{}}, nil
+	return lambdaFunction("authorizer", authBin, k.env()), lambdaFunction("minimal function", minBin, nil), nil
 }
 
 // hostBuild builds a function's package for this machine, as Lambda's
@@ -130,34 +131,26 @@ type warm struct {
 
 // warmRate starts one instance, warms it with one invocation, then invokes
 // it one call after another for the given time.
-func (b *bench) warmRate(ctx context.Context, fn lambdaFn, payload []byte, check func([]byte) error, d time.Duration) (warm, error) {
+func (b *bench) warmRate(ctx context.Context, fn emulator.Function, payload []byte, check func([]byte) error, d time.Duration) (warm, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	e, err := b.startEmulated(ctx, fn)
+	e, err := b.startEmulated(fn)
 	if err != nil {
 		return warm{}, err
 	}
-	defer e.stop()
-	out, err := e.invoke(ctx, payload)
-	if err == nil {
-		err = check(out)
-	}
-	if err != nil {
+	defer e.Stop()
+	if _, err := e.call(ctx, payload, check); err != nil {
 		return warm{}, fmt.Errorf("%s: %w", fn.Name, err)
 	}
 	var lat []time.Duration
 	const maxCalls = 200_000
 	start := time.Now()
 	for time.Since(start) < d && len(lat) < maxCalls {
-		t := time.Now()
-		out, err := e.invoke(ctx, payload)
-		if err == nil {
-			err = check(out)
-		}
+		took, err := e.call(ctx, payload, check)
 		if err != nil {
 			return warm{}, fmt.Errorf("%s: warm invocation: %w", fn.Name, err)
 		}
-		lat = append(lat, time.Since(t))
+		lat = append(lat, took)
 	}
 	elapsed := time.Since(start)
 	secs := durations(lat)

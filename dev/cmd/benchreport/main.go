@@ -22,23 +22,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"clerk-lambda/internal/proctree"
 	"clerk-lambda/internal/projectroot"
 )
-
-// allSections are the sections in report order.
-var allSections = []string{"verify", "lambda", "devapi", "export"}
 
 // bench is one run's settings and what its sections share.
 type bench struct {
@@ -69,35 +64,20 @@ func main() {
 
 // mainStatus runs the command line and returns the exit status.
 func mainStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a short run for a developer's loop: go test -count 2, shorter loops, fewer cold starts")
-	sections := fs.String("sections", strings.Join(allSections, ","), "comma-separated sections to run: "+strings.Join(allSections, ", "))
-	out := fs.String("out", "docs/benchmarks.md", "where to write the report, relative to the module root; the chart goes beside it as <name>.png")
-	limit := fs.Duration("timeout", 9*time.Minute, "how long the whole run may take")
-	bstat := fs.String("benchstat", envOr("BENCHSTAT_BIN", ".tools/bin/benchstat"), "benchstat binary (make tools builds it; also BENCHSTAT_BIN)")
-	rie := fs.String("rie", envOr("RIE_BIN", ".tools/bin/aws-lambda-rie"), "aws-lambda-rie binary (make tools builds it; also RIE_BIN)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	chosen, err := parseSections(*sections)
-	if err != nil {
-		fmt.Fprintln(stderr, "benchreport: -sections:", err)
-		return 2
+	opts, status, ok := parseOptions(args, stderr)
+	if !ok {
+		return status
 	}
 	root, err := projectroot.Dir()
 	if err != nil {
 		fmt.Fprintln(stderr, "benchreport: run benchreport inside the project:", err)
 		return 1
 	}
-	adoptOrphans()
+	_ = proctree.AdoptOrphans() // where it fails, orphans go to init and may outlive the run
 	defer killDescendants()
 	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(interrupted, *limit)
+	ctx, cancel := context.WithTimeout(interrupted, opts.limit)
 	defer cancel()
 
 	tmp, err := os.MkdirTemp("", "benchreport-")
@@ -106,13 +86,13 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	b := &bench{root: root, tmp: tmp, quick: *quick, benchstat: absIn(root, *bstat), rie: absIn(root, *rie), log: stderr}
-	report, chart := b.measure(ctx, chosen)
+	b := &bench{root: root, tmp: tmp, quick: opts.quick, benchstat: absIn(root, opts.benchstat), rie: absIn(root, opts.rie), log: stderr}
+	report, chart := b.measure(ctx, opts.sections)
 	if interrupted.Err() != nil {
 		fmt.Fprintln(stderr, "benchreport: interrupted; every process it started is stopped and no report is written")
 		return 130
 	}
-	if err := write(report, chart, absIn(root, *out)); err != nil {
+	if err := write(report, chart, absIn(root, opts.out)); err != nil {
 		fmt.Fprintln(stderr, "benchreport:", err)
 		return 1
 	}
@@ -188,28 +168,6 @@ func write(r *Report, chart []bar, out string) error {
 		return err
 	}
 	return os.WriteFile(out, md.Bytes(), 0o644)
-}
-
-// parseSections checks a -sections list and puts it in report order.
-func parseSections(list string) ([]string, error) {
-	var chosen []string
-	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		if !slices.Contains(allSections, name) {
-			return nil, fmt.Errorf("unknown section %q (the sections: %s)", name, strings.Join(allSections, ", "))
-		}
-		if !slices.Contains(chosen, name) {
-			chosen = append(chosen, name)
-		}
-	}
-	if len(chosen) == 0 {
-		return nil, errors.New("no section named")
-	}
-	slices.SortFunc(chosen, func(a, b string) int { return slices.Index(allSections, a) - slices.Index(allSections, b) })
-	return chosen, nil
 }
 
 // absIn resolves a path given relative to the module root.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,28 +13,21 @@ import (
 	"clerk-lambda/internal/proctree"
 )
 
-// command is name with args, in dir, bounded by ctx: when ctx ends, the
-// process and every process it started are killed.
-func command(ctx context.Context, dir string, env []string, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.SysProcAttr = proctree.ChildAttr()
-	cmd.Cancel = func() error {
-		killTree(cmd.Process.Pid)
-		return nil
-	}
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
-}
-
-// run runs a command to its end within limit and returns its standard
-// output. A failure names the command and quotes the end of its standard
-// error.
+// run runs name with args, in dir, to its end within limit, and returns its
+// standard output. When limit or ctx ends first, the process and every
+// process it started are killed. A failure names the command and quotes
+// the end of its standard error.
 func run(ctx context.Context, limit time.Duration, dir string, env []string, name string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	cmd := command(ctx, dir, env, name, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.SysProcAttr = proctree.ChildAttr()
+	cmd.Cancel = func() error {
+		proctree.KillTree(cmd.Process.Pid)
+		return nil
+	}
+	cmd.WaitDelay = 5 * time.Second
 	var stdout bytes.Buffer
 	stderr := &tail{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
@@ -58,68 +50,13 @@ func describe(name string, args []string) string {
 	return s
 }
 
-// proc is a long-running process, such as a server, that must be stopped.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// start starts cmd and watches for its end.
-func start(cmd *exec.Cmd) (*proc, error) {
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop asks the process to end with sig, gives it grace to clean up, then
-// kills it and everything it started, and waits for it.
-func (p *proc) stop(sig os.Signal, grace time.Duration) {
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(sig)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
-		}
-	}
-	killTree(p.cmd.Process.Pid)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-	}
-}
-
 // killDescendants kills every process this one started that is still
-// running, however deep. Where descendants cannot be listed it does nothing:
-// every child is killed by group when it is stopped.
+// running, however deep: with AdoptOrphans, even one whose parent was
+// killed first. Where descendants cannot be listed it does nothing: every
+// child is killed by group when it is stopped.
 func killDescendants() {
 	for _, pid := range proctree.Descendants(os.Getpid()) {
 		proctree.KillGroup(pid)
-	}
-}
-
-// killTree kills pid, its process group, and all its descendants, found
-// before anything is killed so none is orphaned first.
-func killTree(pid int) {
-	below := proctree.Descendants(pid)
-	proctree.KillGroup(pid)
-	for _, d := range below {
-		proctree.KillGroup(d)
 	}
 }
 
@@ -150,30 +87,3 @@ func (t *tail) String() string {
 	}
 	return s
 }
-
-// lineWatcher passes lines to a function as a process writes them.
-type lineWatcher struct {
-	mu      sync.Mutex
-	partial []byte
-	line    func(string)
-}
-
-func (l *lineWatcher) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		l.line(string(l.partial[:i]))
-		l.partial = l.partial[i+1:]
-	}
-	if len(l.partial) > 64<<10 { // a line this long is not one we look for
-		l.partial = l.partial[:0]
-	}
-	return len(p), nil
-}
-
-var _ io.Writer = (*lineWatcher)(nil)
