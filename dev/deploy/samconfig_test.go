@@ -36,7 +36,6 @@ func TestSAMConfig(t *testing.T) {
 		want any
 		why  string
 	}{
-		{[]string{"default", "global", "parameters", "stack_name"}, "clerk-lambda", "every command needs the stack"},
 		{[]string{"default", "build", "parameters", "cached"}, true, "unchanged functions are not rebuilt"},
 		{[]string{"default", "build", "parameters", "parallel"}, true, "the functions build side by side"},
 		{[]string{"default", "deploy", "parameters", "capabilities"}, "CAPABILITY_IAM", "the stack creates roles and a policy"},
@@ -45,12 +44,19 @@ func TestSAMConfig(t *testing.T) {
 		{[]string{"default", "local_start_api", "parameters", "warm_containers"}, "EAGER", "sam local starts every function once"},
 		{[]string{"default", "local_start_api", "parameters", "env_vars"}, "env.json", "sam local reads the secret and settings from env.json"},
 	}
+	// Every command needs the stack; a fork names its own.
+	if name, _ := lookup(cfg, "default", "global", "parameters", "stack_name").(string); !stackName.MatchString(name) {
+		t.Errorf("samconfig.toml: default.global.parameters.stack_name is %q, want a CloudFormation stack name (a letter, then letters, digits and dashes)", name)
+	}
 	for _, w := range want {
 		if got := lookup(cfg, w.path...); got != w.want {
 			t.Errorf("samconfig.toml: %s is %v, want %v: %s", strings.Join(w.path, "."), got, w.want, w.why)
 		}
 	}
 }
+
+// stackName is the form CloudFormation accepts for a stack's name.
+var stackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 
 // parameterOverrides are the names and values in samconfig.toml's
 // parameter_overrides, written either as one string (Name="value" ...) or
