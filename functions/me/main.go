@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/respond"
 	"clerk-lambda/shared/settings"
@@ -25,15 +26,27 @@ func main() {
 	lambda.Start(h.handle)
 }
 
-type handler struct{ *clerkroute.Route }
-
-func newHandler(get settings.Lookup, logger *slog.Logger) (handler, error) {
-	r, err := clerkroute.FromEnv(get, logger)
-	return handler{r}, err
+type handler struct {
+	*clerkroute.Route
+	// users keeps each caller's user for ME_CACHE_TTL, so a caller in a
+	// loop costs one Backend API call per TTL per execution environment.
+	users *clerkapi.UserCache
 }
 
-// handle answers with the caller's user. A user Clerk does not have was
-// deleted since the token was issued: 404.
+func newHandler(get settings.Lookup, logger *slog.Logger) (handler, error) {
+	ttl, err := settings.MeCacheTTL(get)
+	if err != nil {
+		return handler{}, err
+	}
+	r, err := clerkroute.FromEnv(get, logger)
+	if err != nil {
+		return handler{}, err
+	}
+	return handler{Route: r, users: clerkapi.NewUserCache(r.Clerk, ttl, 0)}, nil
+}
+
+// handle answers with the caller's user, from the cache while it is fresh.
+// A user Clerk does not have was deleted since the token was issued: 404.
 func (h handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id, err := h.IDs.HTTP(req)
 	if err != nil {
@@ -41,7 +54,7 @@ func (h handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	}
 	cctx, cancel := clerkroute.CallContext(ctx)
 	defer cancel()
-	u, err := h.Clerk.User(cctx, id.UserID)
+	u, err := h.users.User(cctx, id.UserID)
 	if err != nil {
 		res := clerkroute.Failure(err, "no such user: it may have been deleted")
 		return h.Finish(ctx, route, res, err, "userId", id.UserID), nil

@@ -12,17 +12,24 @@ import (
 
 	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/internal/clerkfake/clerkfaketest"
+	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/identity"
 )
 
-// testHandler is the handler pointed at the stand-in fake, logging into
-// the returned buffer.
+// testHandler is the handler pointed at the stand-in fake, without the
+// user cache, logging into the returned buffer.
 func testHandler(t *testing.T, fake *clerkfake.Server) (handler, *bytes.Buffer) {
 	t.Helper()
+	return cachingHandler(t, fake, 0)
+}
+
+// cachingHandler is testHandler with users kept for ttl.
+func cachingHandler(t *testing.T, fake *clerkfake.Server, ttl time.Duration) (handler, *bytes.Buffer) {
+	t.Helper()
 	r, logs := clerkroutetest.Route(t, clerkroutetest.Env(fake), nil)
-	return handler{r}, logs
+	return handler{Route: r, users: clerkapi.NewUserCache(r.Clerk, ttl, 0)}, logs
 }
 
 // caller is the authorizer context of a signed-in user, as the authorizer
@@ -197,5 +204,74 @@ func TestFullEvent(t *testing.T) {
 	var got clerkroutetest.UserBody
 	if res.StatusCode != 200 || json.Unmarshal([]byte(res.Body), &got) != nil || got.ID != u.ID || deref(got.Username) != "sample" {
 		t.Fatalf("got %d %s", res.StatusCode, res.Body)
+	}
+}
+
+// TestCallerInALoopCostsOneCall: one user calling /me many times, as a
+// page in a loop would, costs one Backend API request per TTL, and Clerk's
+// "no such user" is kept as well.
+func TestCallerInALoopCostsOneCall(t *testing.T) {
+	t.Parallel()
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
+	ada := fake.AddUser(clerkfake.User{FirstName: "Ada"})
+	bob := fake.AddUser(clerkfake.User{FirstName: "Bob"})
+	gone := fake.AddUser(clerkfake.User{FirstName: "Gone"})
+	fake.DeleteUser(gone.ID)
+	h, _ := cachingHandler(t, fake, time.Minute)
+	exp := time.Now().Add(time.Minute)
+	for range 20 {
+		if res := clerkroutetest.Invoke(t, h.handle, event(t, caller(ada.ID, exp))); res.StatusCode != 200 || !strings.Contains(res.Body, `"first_name":"Ada"`) {
+			t.Fatalf("Ada's /me: %d %s", res.StatusCode, res.Body)
+		}
+		clerkroutetest.WantError(t, clerkroutetest.Invoke(t, h.handle, event(t, caller(gone.ID, exp))), 404, "user_not_found")
+	}
+	// Another caller gets their own user, never Ada's.
+	if res := clerkroutetest.Invoke(t, h.handle, event(t, caller(bob.ID, exp))); !strings.Contains(res.Body, `"first_name":"Bob"`) {
+		t.Fatalf("Bob's /me: %d %s", res.StatusCode, res.Body)
+	}
+	for id, want := range map[string]int{ada.ID: 1, gone.ID: 1, bob.ID: 1} {
+		if n := fake.Requests("/v1/users/" + id); n != want {
+			t.Errorf("Clerk saw %d requests for %s, want %d", n, id, want)
+		}
+	}
+}
+
+// TestRateLimitedAnswers503Fast: while Clerk answers 429 with a long
+// Retry-After, /me answers 503 clerk_rate_limited with a Retry-After of its
+// own at once, after one request; a short Retry-After is waited out once.
+func TestRateLimitedAnswers503Fast(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		fail             clerkfake.Failure
+		status, requests int
+		wantRetryAfter   string
+	}{
+		{"long Retry-After", clerkfake.Failure{RateLimited: 100, RetryAfter: 30}, 503, 1, "30"},
+		{"short Retry-After, still limited", clerkfake.Failure{RateLimited: 100, RetryAfter: 1}, 503, 2, "1"},
+		{"short Retry-After, then served", clerkfake.Failure{RateLimited: 1, RetryAfter: 1}, 200, 2, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fake := clerkfaketest.Start(t, clerkfake.Config{})
+			u := fake.AddUser(clerkfake.User{FirstName: "Ada"})
+			h, logs := testHandler(t, fake)
+			fake.Fail(tc.fail)
+			start := time.Now()
+			res := clerkroutetest.Invoke(t, h.handle, event(t, caller(u.ID, time.Now().Add(time.Minute))))
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("answered after %s, want within 3 s", took)
+			}
+			if res.StatusCode != tc.status || res.Headers["Retry-After"] != tc.wantRetryAfter {
+				t.Fatalf("got %d (Retry-After %q) %s, want %d (Retry-After %q)", res.StatusCode, res.Headers["Retry-After"], res.Body, tc.status, tc.wantRetryAfter)
+			}
+			if tc.status == 503 {
+				clerkroutetest.WantError(t, res, 503, "clerk_rate_limited")
+				clerkroutetest.LogLine(t, logs, 503, fake.SecretKey())
+			}
+			if n := fake.Requests("/v1/users/" + u.ID); n != tc.requests {
+				t.Errorf("Clerk saw %d requests, want %d", n, tc.requests)
+			}
+		})
 	}
 }

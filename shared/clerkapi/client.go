@@ -22,6 +22,7 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 	"github.com/clerk/clerk-sdk-go/v2/user"
+	"golang.org/x/time/rate"
 
 	"clerk-lambda/shared/settings"
 )
@@ -58,6 +59,19 @@ type Config struct {
 	BackoffBase time.Duration
 	// BackoffMax caps the backoff bound; 0 = 10s.
 	BackoffMax time.Duration
+	// MaxRetryAfter, when set, is the longest Retry-After a 429 may ask
+	// for and still be waited out: a longer one, or a 429 without the
+	// header, ends the call at once with a *RateLimitedError. Interactive
+	// routes set it to a second, so a rate-limited Clerk is answered 503
+	// fast instead of holding the caller and the Lambda; the export leaves
+	// it 0 and waits patiently.
+	MaxRetryAfter time.Duration
+	// RateLimit paces the client's own requests, so that a batch job stays
+	// below Clerk's limit (100 requests per 10 s on development instances,
+	// 1,000 on production) and leaves room for the live API; 0 = unpaced.
+	// Burst is how many requests may go at once; 0 = 1.
+	RateLimit rate.Limit
+	Burst     int
 }
 
 // Client calls the Backend API. It is safe for concurrent use.
@@ -70,6 +84,8 @@ type Client struct {
 	maxRateWaits int
 	backoffBase  time.Duration
 	backoffMax   time.Duration
+	maxRetryWait time.Duration // 0: every Retry-After is waited out
+	limiter      *rate.Limiter // nil: unpaced
 	// wait sleeps between attempts; tests replace it to observe waits
 	// without spending them.
 	wait func(ctx context.Context, d time.Duration) error
@@ -84,8 +100,8 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxAttempts < 0 || cfg.MaxRateLimitWaits < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 {
-		return nil, errors.New("clerkapi: Config.MaxAttempts, MaxRateLimitWaits, BackoffBase and BackoffMax must not be negative")
+	if cfg.MaxAttempts < 0 || cfg.MaxRateLimitWaits < 0 || cfg.BackoffBase < 0 || cfg.BackoffMax < 0 || cfg.MaxRetryAfter < 0 || cfg.RateLimit < 0 || cfg.Burst < 0 {
+		return nil, errors.New("clerkapi: Config's attempts, waits, backoffs and rate limit must not be negative")
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -100,7 +116,11 @@ func New(cfg Config) (*Client, error) {
 		maxRateWaits: orDefault(cfg.MaxRateLimitWaits, 10),
 		backoffBase:  orDefault(cfg.BackoffBase, 500*time.Millisecond),
 		backoffMax:   orDefault(cfg.BackoffMax, 10*time.Second),
+		maxRetryWait: cfg.MaxRetryAfter,
 		wait:         sleep,
+	}
+	if cfg.RateLimit > 0 {
+		c.limiter = rate.NewLimiter(cfg.RateLimit, orDefault(cfg.Burst, 1))
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrNotFound is matched (errors.Is) by the error of a call for something
@@ -87,3 +88,23 @@ func redact(err error, key string) error {
 	}
 	return &redactedError{msg: oneLine(err.Error(), key), err: err}
 }
+
+// ErrRateLimited is matched (errors.Is) by a *RateLimitedError.
+var ErrRateLimited = errors.New("rate limited by Clerk")
+
+// RateLimitedError is a call that Clerk rate-limited for longer than the
+// client waits (Config.MaxRetryAfter): the caller should answer 503 and
+// pass RetryAfter on.
+type RateLimitedError struct {
+	op string
+	// RetryAfter is what Clerk's last Retry-After asked for; negative when
+	// it sent none.
+	RetryAfter time.Duration
+	last       error
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("clerkapi: %s: %s: %s", e.op, ErrRateLimited, e.last)
+}
+
+func (e *RateLimitedError) Unwrap() []error { return []error{ErrRateLimited, e.last} }

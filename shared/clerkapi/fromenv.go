@@ -2,6 +2,9 @@ package clerkapi
 
 import (
 	"fmt"
+	"math"
+
+	"golang.org/x/time/rate"
 
 	"clerk-lambda/shared/secrets"
 	"clerk-lambda/shared/settings"
@@ -18,10 +21,14 @@ type Settings struct {
 	Secrets secrets.Config
 }
 
-// LoadSettings reads CLERK_API_URL and the secret key's settings. An error is
-// one line naming the variable.
+// LoadSettings reads CLERK_API_URL, CLERK_API_RATE_LIMIT and the secret
+// key's settings. An error is one line naming the variable.
 func LoadSettings(get settings.Lookup) (Settings, error) {
 	url, err := settings.APIURL(get)
+	if err != nil {
+		return Settings{}, err
+	}
+	perSecond, err := settings.APIRateLimit(get)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -29,7 +36,8 @@ func LoadSettings(get settings.Lookup) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	return Settings{Client: Config{URL: url}, Secrets: secrets.Config{SecretKey: key}}, nil
+	cfg := Config{URL: url, RateLimit: rate.Limit(perSecond), Burst: max(1, int(math.Ceil(perSecond)))}
+	return Settings{Client: cfg, Secrets: secrets.Config{SecretKey: key}}, nil
 }
 
 // Connect builds a client whose secret key comes from a secrets.Provider

@@ -45,6 +45,9 @@ func (c *Client) call(ctx context.Context, op string, do func(context.Context, c
 			d = c.backoffFor(failures)
 		case rateLimited:
 			rateWaits++
+			if c.maxRetryWait > 0 && (retryAfter < 0 || retryAfter > c.maxRetryWait || rateWaits > 1) {
+				return &RateLimitedError{op: op, RetryAfter: retryAfter, last: err}
+			}
 			if rateWaits > c.maxRateWaits {
 				return fmt.Errorf("clerkapi: %s: still rate limited after waiting %d times: %w", op, c.maxRateWaits, err)
 			}
@@ -68,6 +71,11 @@ func (c *Client) attempt(ctx context.Context, do func(context.Context, clerk.Bac
 	}
 	if strings.TrimSpace(key) == "" {
 		return final, 0, errors.New("secret key is empty")
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return final, 0, fmt.Errorf("%w: waiting for the client's own rate limit: %w", ErrNoTimeToRetry, err)
+		}
 	}
 	ex := &exchange{}
 	err = do(withExchange(ctx, ex), c.backend(key))

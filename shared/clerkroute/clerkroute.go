@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -29,6 +31,8 @@ const (
 	// DeadlineMargin is kept free before the Lambda deadline, so a slow
 	// Clerk is answered 502 rather than cut off by Lambda.
 	DeadlineMargin = 500 * time.Millisecond
+	// MaxRetryAfter is the longest Retry-After a route waits out, once.
+	MaxRetryAfter = time.Second
 )
 
 // Settings are a route's configuration. LoadSettings reads them from the
@@ -54,6 +58,9 @@ func LoadSettings(get settings.Lookup) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	// A request fails fast when Clerk rate-limits it: at most one retry,
+	// and only when Retry-After asks for a second or less.
+	backend.Client.MaxRetryAfter = MaxRetryAfter
 	return Settings{Skew: skew, Backend: backend}, nil
 }
 
@@ -100,7 +107,9 @@ func CallContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(ctx, deadline)
 }
 
-// Failure answers a failed Clerk call: 500 secret_unavailable when the
+// Failure answers a failed Clerk call: 503 clerk_rate_limited with a
+// Retry-After header when Clerk rate-limited it past what a route waits,
+// 500 secret_unavailable when the
 // secret key could not be read (the server's own problem), 404
 // user_not_found with notFound as its message when Clerk says the user does
 // not exist, and 502 clerk_unavailable for anything else Clerk did (errors
@@ -109,29 +118,26 @@ func CallContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // not a missing user. The details go to the log (Finish), never to the
 // client.
 func Failure(err error, notFound string) events.APIGatewayV2HTTPResponse {
+	var limited *clerkapi.RateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		res := respond.Error(http.StatusServiceUnavailable, "clerk_rate_limited",
+			"Clerk is rate-limiting this API; try again after the Retry-After seconds")
+		res.Headers["Retry-After"] = strconv.Itoa(retryAfterSeconds(limited.RetryAfter))
+		return res
 	case errors.Is(err, clerkapi.ErrSecretKey):
 		return respond.Error(http.StatusInternalServerError, "secret_unavailable",
 			"the server could not load its Clerk credentials")
-	case notFound != "" && userNotFound(err):
+	case notFound != "" && clerkapi.NoSuchUser(err):
 		return respond.Error(http.StatusNotFound, "user_not_found", notFound)
 	}
 	return respond.Error(http.StatusBadGateway, "clerk_unavailable", "Clerk failed to answer; try again shortly")
 }
 
-// userNotFound reports Clerk's own answer that a user does not exist (a 404
-// with Clerk's resource_not_found code), or an id clerkapi refused without
-// asking. A bare 404, from a proxy or a URL that is not the Backend API's,
-// is a failure to reach Clerk instead.
-func userNotFound(err error) bool {
-	if !errors.Is(err, clerkapi.ErrNotFound) {
-		return false
-	}
-	var apiErr *clerkapi.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Code == "resource_not_found"
-	}
-	return true
+// retryAfterSeconds is the Retry-After to send a client: Clerk's, rounded up
+// to whole seconds, at least 1 (and 1 when Clerk gave none).
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
 }
 
 // Finish writes the request's one log line and returns res. The line is msg

@@ -40,3 +40,9 @@ func Platform(name string) bool {
 	}
 	return false
 }
+
+// Names of the settings that protect Clerk's quota.
+const (
+	APIRateLimitName = "CLERK_API_RATE_LIMIT"
+	MeCacheTTLName   = "ME_CACHE_TTL"
+)

@@ -1,0 +1,48 @@
+package settings
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// maxAPIRateLimit is Clerk's production limit, 1,000 requests per 10 s:
+// pacing above it would never be reached.
+const maxAPIRateLimit = 100
+
+// APIRateLimit reads CLERK_API_RATE_LIMIT: how many Backend API requests per
+// second one execution environment may send, such as 5 or 0.5; 0 or unset
+// means unpaced. The export sets it to stay below Clerk's limit and leave
+// room for the live API.
+func APIRateLimit(get Lookup) (float64, error) {
+	v := String(get, APIRateLimitName, "")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 || n > maxAPIRateLimit || n != n {
+		return 0, fmt.Errorf("%s: must be a number of requests per second from 0 (unpaced) to %d", APIRateLimitName, maxAPIRateLimit)
+	}
+	return n, nil
+}
+
+// DefaultMeCacheTTL is how long GET /me keeps a user when ME_CACHE_TTL is
+// unset.
+const DefaultMeCacheTTL = 30 * time.Second
+
+// maxMeCacheTTL bounds ME_CACHE_TTL: a user's changes show in /me after at
+// most this long.
+const maxMeCacheTTL = 10 * time.Minute
+
+// MeCacheTTL reads ME_CACHE_TTL: how long GET /me keeps each user it read
+// from Clerk, in one execution environment; 0 turns the cache off.
+func MeCacheTTL(get Lookup) (time.Duration, error) {
+	d, err := Duration(get, MeCacheTTLName, DefaultMeCacheTTL)
+	if err != nil {
+		return 0, err
+	}
+	if d > maxMeCacheTTL {
+		return 0, fmt.Errorf("%s: must be at most %s", MeCacheTTLName, maxMeCacheTTL)
+	}
+	return d, nil
+}
