@@ -88,3 +88,23 @@ func TestLatencyDelaysEveryRequest(t *testing.T) {
 		t.Fatalf("without latency got %d", r.status)
 	}
 }
+
+// TestRateLimitWindow: Config.RateLimit admits Requests per Window, then
+// answers 429 with the seconds until the window frees a slot.
+func TestRateLimitWindow(t *testing.T) {
+	t.Parallel()
+	s := clerkfaketest.Start(t, clerkfake.Config{RateLimit: clerkfake.RateLimit{Requests: 3, Window: 10 * time.Second}})
+	for range 3 {
+		if r := get(t, s, "/users", s.SecretKey()); r.status != http.StatusOK {
+			t.Fatalf("within the limit got %d", r.status)
+		}
+	}
+	r := get(t, s, "/users", s.SecretKey())
+	wantError(t, r, http.StatusTooManyRequests, "too_many_requests")
+	if got := r.header.Get("Retry-After"); got != "10" && got != "9" {
+		t.Errorf("Retry-After %q, want the window's remaining seconds", got)
+	}
+	if got := s.RateLimited(); got != 1 {
+		t.Errorf("RateLimited = %d, want 1", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ func (s *Server) admit(path string) (time.Duration, func(http.ResponseWriter)) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	s.requests[path]++
+	if over := s.overLimit(); over != nil {
+		return s.fault.Latency, over
+	}
 	f := &s.fault
 	if len(f.Paths) > 0 && !hasAnyPrefix(path, f.Paths) {
 		return f.Latency, nil
@@ -86,6 +90,40 @@ func (s *Server) admit(path string) (time.Duration, func(http.ResponseWriter)) {
 		}
 	}
 	return f.Latency, nil
+}
+
+// overLimit applies Config.RateLimit: it admits the request into the
+// window, or answers 429 with the whole seconds until a slot frees.
+func (s *Server) overLimit() func(http.ResponseWriter) {
+	if s.limit.Requests <= 0 {
+		return nil
+	}
+	now := time.Now()
+	keep := s.recent[:0]
+	for _, t := range s.recent {
+		if now.Sub(t) < s.limit.Window {
+			keep = append(keep, t)
+		}
+	}
+	s.recent = keep
+	if len(s.recent) < s.limit.Requests {
+		s.recent = append(s.recent, now)
+		return nil
+	}
+	s.limited++
+	wait := max(1, int(math.Ceil(s.limit.Window.Seconds()-now.Sub(s.recent[0]).Seconds())))
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		writeError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests",
+			"Too many requests, please retry later.")
+	}
+}
+
+// RateLimited is how many requests Config.RateLimit refused so far.
+func (s *Server) RateLimited() int {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	return s.limited
 }
 
 func hasAnyPrefix(path string, prefixes []string) bool {

@@ -35,6 +35,17 @@ type Config struct {
 	// Now is the clock for minted tokens (iat, nbf, exp) and users'
 	// timestamps. Nil means time.Now.
 	Now func() time.Time
+	// RateLimit, when set, enforces Clerk's own kind of limit: at most
+	// RateLimit.Requests in any RateLimit.Window (Clerk allows 100 per 10 s
+	// on development instances); past it, 429 with Retry-After, counted by
+	// RateLimited.
+	RateLimit RateLimit
+}
+
+// RateLimit is a limit on requests per window of time.
+type RateLimit struct {
+	Requests int
+	Window   time.Duration
 }
 
 // Server is the stand-in. Create it with New; serve it with Start or mount
@@ -48,8 +59,11 @@ type Server struct {
 	keys  []*signingKey
 	store store
 
-	faultMu  sync.Mutex // guards fault and requests
+	faultMu  sync.Mutex // guards fault, requests and the rate limit's state
 	fault    Failure
+	limit    RateLimit
+	recent   []time.Time // the times of the requests admitted in the last window
+	limited  int         // 429s answered for the rate limit
 	requests map[string]int
 
 	lifeMu sync.Mutex // guards srv, ln and url
@@ -63,6 +77,7 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	s := &Server{
 		now:      cfg.Now,
+		limit:    cfg.RateLimit,
 		secret:   cfg.SecretKey,
 		issuer:   cfg.Issuer,
 		requests: map[string]int{},

@@ -21,14 +21,15 @@ type Settings struct {
 	Secrets secrets.Config
 }
 
-// LoadSettings reads CLERK_API_URL, CLERK_API_RATE_LIMIT and the secret
-// key's settings. An error is one line naming the variable.
-func LoadSettings(get settings.Lookup) (Settings, error) {
+// LoadSettings reads CLERK_API_URL, CLERK_API_RATE_LIMIT (defaultRate
+// requests per second when unset; 0 is unpaced) and the secret key's
+// settings. An error is one line naming the variable.
+func LoadSettings(get settings.Lookup, defaultRate float64) (Settings, error) {
 	url, err := settings.APIURL(get)
 	if err != nil {
 		return Settings{}, err
 	}
-	perSecond, err := settings.APIRateLimit(get)
+	perSecond, err := settings.APIRateLimit(get, defaultRate)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -59,10 +60,11 @@ func Connect(s Settings) (*Client, *secrets.Provider, error) {
 	return c, keys, nil
 }
 
-// FromEnv is LoadSettings then Connect: the one way a function or the CLI
-// gets its Backend API client.
+// FromEnv is LoadSettings then Connect for a batch job (the export, the
+// CLI): paced at settings.DefaultBatchRateLimit unless CLERK_API_RATE_LIMIT
+// says otherwise. Routes get theirs from clerkroute, unpaced.
 func FromEnv(get settings.Lookup) (*Client, *secrets.Provider, error) {
-	s, err := LoadSettings(get)
+	s, err := LoadSettings(get, settings.DefaultBatchRateLimit)
 	if err != nil {
 		return nil, nil, err
 	}

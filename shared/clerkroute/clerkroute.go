@@ -54,7 +54,7 @@ func LoadSettings(get settings.Lookup) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	backend, err := clerkapi.LoadSettings(get)
+	backend, err := clerkapi.LoadSettings(get, 0)
 	if err != nil {
 		return Settings{}, err
 	}

@@ -8,14 +8,14 @@ import (
 
 func TestAPIRateLimit(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]float64{"": 0, "0": 0, "5": 5, "0.5": 0.5, " 100 ": 100} {
-		got, err := APIRateLimit(Map(map[string]string{APIRateLimitName: in}))
+	for in, want := range map[string]float64{"": 7, "0": 0, "5": 5, "0.5": 0.5, " 100 ": 100} {
+		got, err := APIRateLimit(Map(map[string]string{APIRateLimitName: in}), 7)
 		if err != nil || got != want {
 			t.Errorf("%q: got %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"-1", "101", "fast", "NaN", "5/s"} {
-		if _, err := APIRateLimit(Map(map[string]string{APIRateLimitName: in})); err == nil || !strings.HasPrefix(err.Error(), APIRateLimitName+": ") {
+		if _, err := APIRateLimit(Map(map[string]string{APIRateLimitName: in}), 7); err == nil || !strings.HasPrefix(err.Error(), APIRateLimitName+": ") {
 			t.Errorf("%q: err = %v, want one naming %s", in, err, APIRateLimitName)
 		}
 	}
