@@ -7,24 +7,29 @@ import (
 
 	"clerk-lambda/shared/clerkauth"
 	"clerk-lambda/shared/identity"
+	"clerk-lambda/shared/metrics"
 )
 
 // decide verifies the request's token and logs the decision: one line, with
-// the reason or the user, never the token.
+// the reason or the user, never the token, that is also the Allowed or
+// Denied metric (shared/metrics).
 func (a *authorizer) decide(ctx context.Context, headers map[string]string, cookies []string, route string) (*identity.Identity, error) {
 	token, err := clerkauth.TokenFromRequest(headers, cookies)
 	if err == nil {
 		var id *identity.Identity
 		if id, err = a.verifier.Verify(ctx, token); err == nil {
-			a.log.InfoContext(ctx, "authorized", "allowed", true, "userId", id.UserID, "route", route)
+			a.log.InfoContext(ctx, "authorized", append([]any{"allowed", true, "userId", id.UserID, "route", route},
+				metrics.Count(metrics.Allowed)...)...)
 			return id, nil
 		}
 	}
 	reason := clerkauth.ReasonOf(err)
+	// The decision line is also the Denied metric, by reason: a closed set.
+	count := metrics.Count(metrics.Denied, "Reason", string(reason))
 	if reason == clerkauth.JWKSUnavailable {
-		a.log.ErrorContext(ctx, "denied: Clerk's keys are unavailable", "allowed", false, "reason", reason, "route", route, "error", err.Error())
+		a.log.ErrorContext(ctx, "denied: Clerk's keys are unavailable", append([]any{"allowed", false, "reason", reason, "route", route, "error", err.Error()}, count...)...)
 	} else {
-		a.log.InfoContext(ctx, "denied", "allowed", false, "reason", reason, "route", route)
+		a.log.InfoContext(ctx, "denied", append([]any{"allowed", false, "reason", reason, "route", route}, count...)...)
 	}
 	return nil, err
 }

@@ -19,6 +19,7 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/export"
+	"clerk-lambda/shared/metrics"
 	"clerk-lambda/shared/settings"
 	"clerk-lambda/shared/startup"
 )
@@ -104,6 +105,9 @@ func (j *job) handle(ctx context.Context, event events.EventBridgeEvent) (Summar
 		return Summary{}, err
 	}
 	s := Summary{Users: m.Users, Bytes: m.Bytes, Seconds: m.Finished.Sub(m.Started).Seconds(), Key: m.Key}
-	log.InfoContext(ctx, "export finished", "users", s.Users, "bytes", s.Bytes, "seconds", s.Seconds, "key", s.Key)
+	// The line is also the ExportSucceeded metric: an alarm fires when a
+	// day passes without one.
+	log.InfoContext(ctx, "export finished", append([]any{"users", s.Users, "bytes", s.Bytes, "seconds", s.Seconds, "key", s.Key},
+		metrics.Count(metrics.ExportSucceeded)...)...)
 	return s, nil
 }

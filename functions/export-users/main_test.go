@@ -22,6 +22,8 @@ import (
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
 	"clerk-lambda/shared/logging"
+	"clerk-lambda/shared/metrics"
+	"clerk-lambda/shared/metrics/metricstest"
 	"clerk-lambda/shared/settings"
 )
 
@@ -103,11 +105,14 @@ func TestScheduledRunExportsEveryUser(t *testing.T) {
 		`"msg":"export started","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","bucket":"` + bucket + `","prefix":"users","requestId":"req-1"}`,
 		`"msg":"export finished","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","users":1200,`,
 		`,"requestId":"req-1"}` + "\n" + `{"time"`, // on the first line, and on the second below
-		`.jsonl.gz","requestId":"req-1"}`,
+		`.jsonl.gz","ExportSucceeded":1,"_aws":{`,
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %s:\n%s", want, logs.String())
 		}
+	}
+	if m := metricstest.Lines(t, logs.String()); len(m) != 1 || m[0].Name != metrics.ExportSucceeded || len(m[0].Dimensions) != 0 {
+		t.Errorf("metrics = %+v, want one ExportSucceeded", m)
 	}
 	if strings.Contains(logs.String(), fake.SecretKey()) {
 		t.Error("the logs contain the secret key")

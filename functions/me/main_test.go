@@ -16,6 +16,8 @@ import (
 	"clerk-lambda/shared/clerkroute"
 	"clerk-lambda/shared/clerkroute/clerkroutetest"
 	"clerk-lambda/shared/identity"
+	"clerk-lambda/shared/metrics"
+	"clerk-lambda/shared/metrics/metricstest"
 )
 
 // testHandler is the handler pointed at the stand-in fake, without the
@@ -162,6 +164,9 @@ func TestClerkFailures(t *testing.T) {
 			line := clerkroutetest.LogLine(t, logs, 502, fake.SecretKey())
 			if line["level"] != "ERROR" || line["error"] == nil || line["userId"] != u.ID {
 				t.Fatalf("log line = %v", line)
+			}
+			if m := metricstest.Lines(t, logs.String()); len(m) != 1 || m[0].Name != metrics.ClerkFailure || m[0].Dimensions["Route"] != route {
+				t.Fatalf("metrics = %+v, want ClerkFailure for %s", m, route)
 			}
 			if n := fake.Requests("/v1/users/" + u.ID); tt.attempts != 0 && n != tt.attempts {
 				t.Fatalf("Clerk saw %d requests, want %d", n, tt.attempts)

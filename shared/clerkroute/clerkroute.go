@@ -20,6 +20,7 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/identity"
+	"clerk-lambda/shared/metrics"
 	"clerk-lambda/shared/respond"
 	"clerk-lambda/shared/settings"
 )
@@ -144,8 +145,9 @@ func retryAfterSeconds(d time.Duration) int {
 // (the route), with the status, then attrs (key-value pairs such as the
 // caller's userId), then err's text when the request failed; a failure to
 // read the secret key also names where the key comes from, never the key.
-// A 5xx is logged at ERROR level, anything else at INFO; the logger adds
-// the request id from ctx.
+// A 5xx is logged at ERROR level, and is also the ClerkFailure metric of
+// the route (shared/metrics); anything else is logged at INFO. The logger
+// adds the request id from ctx.
 func (r *Route) Finish(ctx context.Context, msg string, res events.APIGatewayV2HTTPResponse, err error, attrs ...any) events.APIGatewayV2HTTPResponse {
 	all := append([]any{"status", res.StatusCode}, attrs...)
 	if err != nil {
@@ -157,6 +159,7 @@ func (r *Route) Finish(ctx context.Context, msg string, res events.APIGatewayV2H
 	level := slog.LevelInfo
 	if res.StatusCode >= http.StatusInternalServerError {
 		level = slog.LevelError
+		all = append(all, metrics.Count(metrics.ClerkFailure, "Route", msg)...)
 	}
 	r.log.Log(ctx, level, msg, all...)
 	return res
