@@ -5,7 +5,9 @@
 // them: the secret key fetched per request so it can rotate, retries of 5xx
 // and network errors with jittered exponential backoff, waits that honour
 // Retry-After on 429, and typed errors that carry Clerk's error code and trace
-// id and never the secret key.
+// id and never the secret key nor a URL's query string (a search is an
+// e-mail address). It never follows a redirect and never reads more than
+// MaxResponseBody of an answer (Guard).
 package clerkapi
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -45,6 +48,8 @@ type Config struct {
 	// the key never crosses a network in clear text.
 	URL string
 	// HTTPClient sends the requests; nil = a client with a 10-second timeout.
+	// Whatever the client, redirects are refused and a response body is
+	// read up to MaxResponseBody (see Guard).
 	HTTPClient *http.Client
 	// MaxAttempts bounds the attempts of one call that fails with a 5xx or a
 	// network error; 0 = 4.
@@ -111,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 		secretKey:    cfg.SecretKey,
 		keyRefused:   cfg.KeyRefused,
 		url:          base,
-		http:         observed(hc),
+		http:         observed(Guard(hc, MaxResponseBody)),
 		maxAttempts:  orDefault(cfg.MaxAttempts, 4),
 		maxRateWaits: orDefault(cfg.MaxRateLimitWaits, 10),
 		backoffBase:  orDefault(cfg.BackoffBase, 500*time.Millisecond),
@@ -143,6 +148,110 @@ func checkURL(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
+// MaxResponseBody is the most of one response body a Client reads: a page
+// of 500 users, each with the 8 KB of metadata Clerk allows and room to
+// spare, is about 5 MB; past the cap the call fails with
+// ErrResponseTooLarge instead of holding an endless body in memory.
+const MaxResponseBody = 8 << 20
+
+// Guard returns a copy of hc fit to carry the secret key: it refuses every
+// redirect (the Authorization header would follow Location, to any host and
+// over plain http too), failing with ErrRedirect, and reads at most maxBody
+// bytes of a response body, failing with ErrResponseTooLarge past that,
+// before the body is read when Content-Length already says so. nil hc is a
+// client with a 10-second timeout. This package's clients and the
+// authorizer's JWKS fetch use it (make token, in the development module,
+// has the same rules in a client of its own).
+func Guard(hc *http.Client, maxBody int64) *http.Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	cp := *hc
+	cp.Transport = capBodies{next: next, max: maxBody}
+	cp.CheckRedirect = refuseRedirect
+	return &cp
+}
+
+// refuseRedirect is an http.Client's CheckRedirect that follows nothing.
+// The client then returns a *url.Error naming the Location, which
+// withoutQuery trims before it reaches a log; the error says which host
+// redirected.
+func refuseRedirect(req *http.Request, via []*http.Request) error {
+	status, from := 0, ""
+	if req.Response != nil {
+		status = req.Response.StatusCode
+	}
+	if len(via) > 0 {
+		from = " from " + via[len(via)-1].URL.Host
+	}
+	return fmt.Errorf("%w (HTTP %d%s)", ErrRedirect, status, from)
+}
+
+// capBodies is a RoundTripper whose response bodies end in an error past max
+// bytes.
+type capBodies struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (c capBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	resp.Body = &cappedBody{ReadCloser: resp.Body, left: c.max, max: c.max, tooLarge: resp.ContentLength > c.max}
+	return resp, nil
+}
+
+// cappedBody reads up to max bytes of a body, then fails with
+// ErrResponseTooLarge if there is more.
+type cappedBody struct {
+	io.ReadCloser
+	left, max int64
+	tooLarge  bool
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.tooLarge {
+		return 0, b.err()
+	}
+	if b.left <= 0 {
+		// The cap is reached: one more byte says whether the body ends here.
+		var one [1]byte
+		n, err := io.ReadFull(b.ReadCloser, one[:])
+		if n > 0 {
+			b.tooLarge = true
+			return 0, b.err()
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) err() error {
+	return fmt.Errorf("%w: more than %s", ErrResponseTooLarge, byteSize(b.max))
+}
+
+// byteSize writes n in MiB or KiB when it is a whole number of them.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
 // backend builds the SDK backend for one attempt, with the key of the moment.
 func (c *Client) backend(key string) clerk.BackendConfig {
 	return clerk.BackendConfig{Key: clerk.String(key), URL: clerk.String(c.url), HTTPClient: c.http}
@@ -163,7 +272,7 @@ func (c *Client) User(ctx context.Context, id string) (*clerk.User, error) {
 	err := c.call(ctx, "get user", func(ctx context.Context, b clerk.BackendConfig) error {
 		var err error
 		u, err = user.NewClient(&clerk.ClientConfig{BackendConfig: b}).Get(ctx, id)
-		return err
+		return withoutQuery(err)
 	})
 	if err != nil {
 		return nil, err
@@ -211,7 +320,7 @@ func (c *Client) CountUsers(ctx context.Context, query string) (int64, error) {
 		if err == nil {
 			n = total.TotalCount
 		}
-		return err
+		return withoutQuery(err)
 	})
 	return n, err
 }
@@ -243,7 +352,7 @@ func (c *Client) listRawPage(ctx context.Context, q url.Values) ([]json.RawMessa
 		page = nil
 		req := clerk.NewAPIRequest(http.MethodGet, "/users")
 		req.SetParams(queryParams(q))
-		return clerk.NewBackend(&b).Call(ctx, req, &page)
+		return withoutQuery(clerk.NewBackend(&b).Call(ctx, req, &page))
 	})
 	if err != nil {
 		return nil, err

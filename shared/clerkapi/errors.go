@@ -3,6 +3,8 @@ package clerkapi
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -26,6 +28,15 @@ var ErrSecretKey = errors.New("secret key")
 // error of the last attempt.
 var ErrNoTimeToRetry = errors.New("no time left to retry before the context's deadline")
 
+// ErrRedirect is matched (errors.Is) by the error of a request that Clerk,
+// or whatever answered in its place, redirected: a client made by Guard
+// follows no redirect, since the secret key would go along.
+var ErrRedirect = errors.New("refused to follow a redirect")
+
+// ErrResponseTooLarge is matched (errors.Is) by the error of a response
+// whose body passed the cap of a client made by Guard.
+var ErrResponseTooLarge = errors.New("response body too large")
+
 // APIError is an error answer from the Backend API: its HTTP status and the
 // first of Clerk's errors. Calls return it wrapped with what was being done;
 // use errors.As to branch on Status or Code.
@@ -37,24 +48,88 @@ type APIError struct {
 	TraceID     string // clerk_trace_id, to quote to Clerk's support
 }
 
-// Error is one line: status, code, message and trace id.
+// Error is one line for a log: status, code, message and trace id. The
+// code shows only when it looks like one (LoggableCode), the trace id only
+// when it looks like an id, and the message is cut at maxMessage bytes:
+// the body may come from anything that answered in Clerk's place.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", e.Status)
 	if e.Code != "" {
-		b.WriteString(" " + e.Code)
+		b.WriteString(" " + LoggableCode(e.Code, ""))
 	}
 	msg := e.LongMessage
 	if msg == "" {
 		msg = e.Message
 	}
 	if msg != "" {
-		b.WriteString(": " + msg)
+		b.WriteString(": " + clip(msg, maxMessage))
 	}
-	if e.TraceID != "" {
+	if e.TraceID != "" && traceIDPattern.MatchString(e.TraceID) {
 		b.WriteString(" (clerk_trace_id " + e.TraceID + ")")
 	}
 	return b.String()
+}
+
+// maxMessage bounds the message an APIError's text carries.
+const maxMessage = 300
+
+// clip cuts s to at most n bytes, marking the cut; a character the cut
+// splits is dropped.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// codePattern is what one of Clerk's error codes looks like, such as
+// "resource_not_found"; traceIDPattern, one of its trace ids.
+var (
+	codePattern    = regexp.MustCompile(`^[a-z_]{1,64}$`)
+	traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+)
+
+// WithheldCode stands in, in logs, for an error code that is not logged.
+const WithheldCode = "(code withheld)"
+
+// LoggableCode returns code when it looks like one of Clerk's error codes
+// (^[a-z_]+$, at most 64 characters) and holds no secret key, nor a part
+// of key long enough to matter, and WithheldCode otherwise. An error body
+// can come from a proxy, or from an endpoint that echoes the request and
+// with it "Bearer sk_...": only what looks like a code goes to a log.
+func LoggableCode(code, key string) string {
+	if !codePattern.MatchString(code) || strings.Contains(code, "sk_") ||
+		(key != "" && (strings.Contains(code, key) || (len(code) >= 12 && strings.Contains(key, code)))) {
+		return WithheldCode
+	}
+	return code
+}
+
+// withoutQuery returns err with the query string and fragment cut from the
+// URL that net/http's *url.Error names (the request's, or a refused
+// redirect's Location), so that a search for users, an e-mail address, never
+// reaches a log. The error keeps its type, or at least what it wraps.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	short := &url.Error{Op: ue.Op, URL: cutQuery(ue.URL), Err: ue.Err}
+	switch {
+	case short.URL == ue.URL:
+		return err
+	case err == error(ue):
+		return short
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), ue.Error(), short.Error()), err: err}
+}
+
+// cutQuery is raw without its query string and fragment.
+func cutQuery(raw string) string {
+	raw, _, _ = strings.Cut(raw, "?")
+	raw, _, _ = strings.Cut(raw, "#")
+	return raw
 }
 
 // Is makes errors.Is(err, ErrNotFound) hold for a 404.

@@ -5,6 +5,10 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,10 +43,27 @@ func ParsePublicKey(pemKey string) (*clerk.JSONWebKey, error) {
 	if !ok {
 		return nil, errors.New("not an RSA public key")
 	}
-	if rsaKey.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("RSA key has %d bits, want at least 2048", rsaKey.N.BitLen())
+	if problem := rsaProblem(rsaKey); problem != "" {
+		return nil, errors.New(problem)
 	}
 	return jwk, nil
+}
+
+// minRSABits is the smallest RSA modulus accepted, from CLERK_JWT_KEY or the
+// JWKS alike. Clerk's keys have 2048 bits.
+const minRSABits = 2048
+
+// rsaProblem says what makes k unfit to verify tokens, or "" when nothing
+// does: fewer than minRSABits, or an exponent that is even or below 3
+// (with e = 1 anyone could forge a signature).
+func rsaProblem(k *rsa.PublicKey) string {
+	if bits := k.N.BitLen(); bits < minRSABits {
+		return fmt.Sprintf("RSA key has %d bits, want at least %d", bits, minRSABits)
+	}
+	if k.E < 3 || k.E%2 == 0 {
+		return fmt.Sprintf("RSA key has exponent %d, want an odd one of at least 3", k.E)
+	}
+	return ""
 }
 
 // JWKS cache timings.
@@ -67,21 +88,39 @@ type FetchJWKS func(ctx context.Context) (*clerk.JSONWebKeySet, error)
 // once, refreshed after jwksTTL, refetched for an unknown kid at most once per
 // kidRefetchInterval, and kept serving for jwksMaxStale when refreshes fail.
 // Use never extends a key's life. Concurrent callers share one fetch.
+//
+// A key of the set that is not fit to verify tokens (see keyProblem) is
+// skipped and the others serve; a set with no usable key at all is a failed
+// fetch. clerkauth has no logger of its own, so each skipped key is reported
+// once per kid and cache (one cache per execution environment) through
+// warn, which is slog.Default's Warn (a function that makes its logger the
+// default gets the line in its own format, request id included); and a
+// token naming a skipped key is refused with the key's problem in its error.
 type jwksCache struct {
 	fetch FetchJWKS
 	now   func() time.Time
 	group singleflight.Group
+	warn  func(ctx context.Context, msg string, args ...any)
 
 	mu          sync.Mutex
 	keys        map[string]*clerk.JSONWebKey
-	fetchedAt   time.Time // last successful fetch
-	kidRefetch  time.Time // last refetch caused by an unknown kid
-	failedAt    time.Time // last failed fetch
+	skipped     map[string]string // kid → why, of the last successful fetch
+	reported    map[string]bool   // kids of skipped keys already reported
+	fetchedAt   time.Time         // last successful fetch
+	kidRefetch  time.Time         // last refetch caused by an unknown kid
+	failedAt    time.Time         // last failed fetch
 	lastFailure error
 }
 
+// maxReported bounds the skipped kids a cache remembers having reported,
+// so that a hostile JWKS full of bad keys cannot grow it, or the log,
+// without end.
+const maxReported = 100
+
 func newJWKSCache(fetch FetchJWKS, now func() time.Time) *jwksCache {
-	return &jwksCache{fetch: fetch, now: now}
+	return &jwksCache{fetch: fetch, now: now, warn: func(ctx context.Context, msg string, args ...any) {
+		slog.Default().WarnContext(ctx, msg, args...)
+	}}
 }
 
 func (c *jwksCache) key(ctx context.Context, kid string) (*clerk.JSONWebKey, error) {
@@ -135,6 +174,9 @@ func (c *jwksCache) lookup(kid string, fetchErr error) (*clerk.JSONWebKey, error
 	if k, ok := c.keys[kid]; ok {
 		return k, nil
 	}
+	if why, ok := c.skipped[kid]; ok {
+		return nil, reject(JWKKidMismatch, errors.New("the JWKS key with the token's kid is not used: "+why))
+	}
 	return nil, reject(JWKKidMismatch, errors.New("no key in the JWKS has the token's kid"))
 }
 
@@ -157,37 +199,108 @@ func (c *jwksCache) startRefresh(ctx context.Context) <-chan singleflight.Result
 		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
 		defer cancel()
 		set, err := c.fetch(fetchCtx)
-		c.store(set, err)
+		c.store(fetchCtx, set, err)
 		return nil, err
 	})
 }
 
-func (c *jwksCache) store(set *clerk.JSONWebKeySet, err error) {
-	keys := map[string]*clerk.JSONWebKey{}
+func (c *jwksCache) store(ctx context.Context, set *clerk.JSONWebKeySet, err error) {
+	keys, skipped := map[string]*clerk.JSONWebKey{}, map[string]string{}
 	if err == nil && set != nil {
 		for _, k := range set.Keys {
-			if usableKey(k) {
-				keys[k.KeyID] = k
+			if why := keyProblem(k); why != "" {
+				if k != nil && k.KeyID != "" {
+					skipped[k.KeyID] = why
+				}
+				continue
 			}
+			keys[k.KeyID] = k
 		}
-		if len(keys) == 0 {
-			err = errors.New("the JWKS has no RSA signing keys")
+		for kid := range keys {
+			delete(skipped, kid) // a usable key and a skipped one under one kid: the usable one serves
 		}
+	}
+	if err == nil && len(keys) == 0 {
+		err = noUsableKeys(skipped)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	news := c.unreported(skipped)
 	if err != nil {
 		c.failedAt, c.lastFailure = c.now(), fmt.Errorf("fetch jwks: %w", err)
-		return
+	} else {
+		c.keys, c.skipped, c.fetchedAt, c.failedAt, c.lastFailure = keys, skipped, c.now(), time.Time{}, nil
 	}
-	c.keys, c.fetchedAt, c.failedAt, c.lastFailure = keys, c.now(), time.Time{}, nil
+	c.mu.Unlock()
+	for _, kid := range news {
+		c.warn(ctx, "a key in the JWKS is skipped", "kid", quoteShort(kid), "problem", skipped[kid])
+	}
 }
 
-// usableKey keeps the RSA signing keys of a JWKS and drops anything else.
-func usableKey(k *clerk.JSONWebKey) bool {
-	if k == nil || k.KeyID == "" || (k.Use != "" && k.Use != "sig") {
-		return false
+// unreported returns the kids of skipped not reported before, in order, and
+// notes them as reported. c.mu is held.
+func (c *jwksCache) unreported(skipped map[string]string) []string {
+	var news []string
+	for _, kid := range slices.Sorted(maps.Keys(skipped)) {
+		if c.reported[kid] || len(c.reported) >= maxReported {
+			continue
+		}
+		if c.reported == nil {
+			c.reported = map[string]bool{}
+		}
+		c.reported[kid] = true
+		news = append(news, kid)
 	}
-	_, isRSA := k.Key.(*rsa.PublicKey)
-	return isRSA
+	return news
+}
+
+// noUsableKeys is the error of a JWKS none of whose keys is usable, naming
+// a few of them and their problems.
+func noUsableKeys(skipped map[string]string) error {
+	if len(skipped) == 0 {
+		return errors.New("the JWKS has no RSA signing keys")
+	}
+	var parts []string
+	for _, kid := range slices.Sorted(maps.Keys(skipped)) {
+		if len(parts) == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(skipped)-3))
+			break
+		}
+		parts = append(parts, "kid "+quoteShort(kid)+": "+skipped[kid])
+	}
+	return errors.New("the JWKS has no usable key: " + strings.Join(parts, "; "))
+}
+
+// keyProblem says why a key of a JWKS is skipped, or "" when it is usable:
+// it needs a kid, must be meant for signatures (use "sig" or none) and RS256
+// (alg "RS256" or none), and be an RSA public key in which rsaProblem finds
+// nothing wrong.
+func keyProblem(k *clerk.JSONWebKey) string {
+	switch {
+	case k == nil:
+		return "null key"
+	case k.KeyID == "":
+		return "no kid"
+	}
+	if u, ok := k.Key.(undecodable); ok {
+		return u.why
+	}
+	switch {
+	case k.Use != "" && k.Use != "sig":
+		return "use " + quoteShort(k.Use) + ", not sig"
+	case k.Algorithm != "" && k.Algorithm != "RS256":
+		return "alg " + quoteShort(k.Algorithm) + ", not RS256"
+	}
+	rsaKey, ok := k.Key.(*rsa.PublicKey)
+	if !ok {
+		return "not an RSA public key"
+	}
+	return rsaProblem(rsaKey)
+}
+
+// quoteShort quotes a value from the JWKS for a log line, cut to 40 bytes.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return strconv.Quote(s)
 }
