@@ -28,9 +28,12 @@ const defaultSiteAddr = "127.0.0.1:5173"
 // serveConfig is the local API's configuration.
 type serveConfig struct {
 	// Root is the module root: functions are built there.
-	Root     string
-	Addr     string
-	Template string
+	Root string
+	// Addr is where the API listens: loopback, unless AllowRemote.
+	Addr string
+	// AllowRemote lets Addr be an address other machines can reach.
+	AllowRemote bool
+	Template    string
 	// SiteAddr is where the example site is served, on loopback only;
 	// SiteDir is the folder served there (web/).
 	SiteAddr string
@@ -57,7 +60,9 @@ func parseServeFlags(args []string, stderr io.Writer, getenv func(string) (strin
 	cfg := serveConfig{Root: root, SiteDir: filepath.Join(root, "web"), Getenv: getenv}
 	fs := flag.NewFlagSet("devapi", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "DEV_API_ADDR", defaultAddr), "listen address (also DEV_API_ADDR)")
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "DEV_API_ADDR", defaultAddr), "listen address, on loopback unless -allow-remote (also DEV_API_ADDR)")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", envOr(getenv, allowRemoteName, "") == "1",
+		"let -addr be reachable from other machines (also "+allowRemoteName+"=1): the local API then serves them too")
 	fs.StringVar(&cfg.SiteAddr, "site-addr", envOr(getenv, "DEV_SITE_ADDR", ""),
 		"loopback address of the example site (also DEV_SITE_ADDR; default "+defaultSiteAddr+", or a free port when -addr asks for one)")
 	fs.StringVar(&cfg.Template, "template", filepath.Join(root, "template.yaml"), "SAM template to serve")
@@ -79,10 +84,39 @@ func parseServeFlags(args []string, stderr io.Writer, getenv func(string) (strin
 		fmt.Fprintf(stderr, "devapi: unexpected argument %q\n", fs.Arg(0))
 		return cfg, errUsage
 	}
+	if err := checkAPIAddr(cfg.Addr, cfg.AllowRemote); err != nil {
+		return cfg, err
+	}
 	if cfg.SiteAddr == "" {
 		cfg.SiteAddr = siteAddrFor(cfg.Addr)
 	}
 	return cfg, nil
+}
+
+// allowRemoteName is the variable that does what -allow-remote does.
+const allowRemoteName = "DEV_API_ALLOW_REMOTE"
+
+// checkAPIAddr refuses an API address off loopback unless allowed: the
+// local API is for this machine. Its functions run with the developer's
+// settings (a real CLERK_SECRET_KEY, perhaps), and in stand-in mode the
+// tokens it prints are for anyone who can reach it. ":3000" and
+// "0.0.0.0:3000" listen on every interface, so they count as remote.
+func checkAPIAddr(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("API address %q is not host:port, such as %s", addr, defaultAddr)
+	}
+	if allowRemote || isLoopback(host) {
+		return nil
+	}
+	return fmt.Errorf("API address %s is not on loopback, so other machines could call the local API: use 127.0.0.1, or add -allow-remote (or %s=1) to mean it", addr, allowRemoteName)
+}
+
+// isLoopback reports whether host names this machine only: localhost or a
+// loopback IP address.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // siteAddrFor is the site's address when none is given: the default, or a

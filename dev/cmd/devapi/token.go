@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	clerksettings "clerk-lambda/shared/settings"
 )
 
 // tokenCommand mints a session token: from the running dev server's Clerk
@@ -53,7 +55,10 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		apiURL := setting("CLERK_API_URL", settings, os.LookupEnv)
 		if apiURL == "" {
-			apiURL = "https://api.clerk.com/v1"
+			apiURL = clerksettings.DefaultAPIURL
+		}
+		if err := clerksettings.CheckAPIURL(apiURL); err != nil {
+			return fmt.Errorf("%s: %w", clerksettings.APIURLName, err)
 		}
 		token, err = clerkSessionToken(ctx, apiURL, secret, *user, *ttl)
 	} else {
@@ -120,8 +125,24 @@ func clerkSessionToken(ctx context.Context, apiURL, secret, user string, ttl tim
 	return token.JWT, nil
 }
 
+// maxAnswer caps what make token reads of an answer: a session or a token
+// is a few KiB.
+const maxAnswer = 1 << 20
+
+// errRedirect is the error of an answer that redirects.
+var errRedirect = errors.New("the answer is a redirect, which make token does not follow: check CLERK_API_URL")
+
+// tokenClient carries the secret key, or the stand-in's: it follows no
+// redirect, since the Authorization header would go along to wherever the
+// redirect points, over plain http too.
+var tokenClient = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return errRedirect },
+}
+
 // postJSON posts body and decodes the JSON answer into out, whatever the
-// status, which it returns.
+// status, which it returns. A redirect, or an answer larger than
+// maxAnswer, is an error.
 func postJSON(ctx context.Context, url, authorization string, body []byte, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -129,11 +150,18 @@ func postJSON(ctx context.Context, url, authorization string, body []byte, out a
 	}
 	req.Header.Set("Authorization", authorization)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tokenClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return 0, err
+	}
+	if len(answer) > maxAnswer {
+		return 0, fmt.Errorf("the answer is larger than %d MiB, more than a session or a token can be: check CLERK_API_URL", maxAnswer>>20)
+	}
+	_ = json.Unmarshal(answer, out)
 	return resp.StatusCode, nil
 }

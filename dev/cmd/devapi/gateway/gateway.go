@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -68,20 +70,36 @@ type Entry struct {
 	Err error
 }
 
-// String renders the entry as one readable line.
+// String renders the entry as one readable line. What came with the request
+// (the method, the path) is printed as it is when it is plain text, and
+// quoted with Go's escapes otherwise: any web page can send a request to
+// 127.0.0.1, and an ESC sequence in its path must not reach the developer's
+// terminal, nor a space or a newline forge the fields after it.
 func (e Entry) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s %s %d %s", e.Method, e.Path, e.Status, e.Duration.Round(100*time.Microsecond))
+	fmt.Fprintf(&b, "%-7s %s %d %s", printable(e.Method), printable(e.Path), e.Status, e.Duration.Round(100*time.Microsecond))
 	if e.Function != "" {
-		fmt.Fprintf(&b, " fn=%s", e.Function)
+		fmt.Fprintf(&b, " fn=%s", printable(e.Function))
 	}
 	if e.Auth != "" {
-		fmt.Fprintf(&b, " auth=%s", strings.ReplaceAll(e.Auth, " ", ""))
+		fmt.Fprintf(&b, " auth=%s", printable(strings.ReplaceAll(e.Auth, " ", "")))
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, " error=%q", e.Err.Error())
 	}
 	return b.String()
+}
+
+// printable is s when every character of it prints as itself and none is a
+// space, a quote or a backslash, and s quoted (strconv.Quote) otherwise, so
+// a quoted field is never mistaken for a plain one.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || r == ' ' || r == '"' || r == '\\' || !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // Gateway is an http.Handler serving one API.
