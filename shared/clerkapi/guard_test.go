@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/internal/clerkfake/clerkfaketest"
@@ -57,7 +58,9 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			t.Parallel()
 			target := newSink(t)
 			key := "sk_test_" + strings.Repeat("r", 40)
+			var asked atomic.Int32
 			redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Add(1)
 				http.Redirect(w, r, target.URL+r.URL.RequestURI(), status)
 			}))
 			t.Cleanup(redirector.Close)
@@ -65,7 +68,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 				SecretKey:   func(context.Context) (string, error) { return key, nil },
 				URL:         redirector.URL + "/v1",
 				HTTPClient:  redirector.Client(),
-				MaxAttempts: 1,
+				BackoffBase: time.Millisecond,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -76,6 +79,9 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			}
 			if n, a := target.requests.Load(), target.withAuth.Load(); n != 0 || a != 0 {
 				t.Errorf("the redirect's target got %d requests, %d with an Authorization header", n, a)
+			}
+			if n := asked.Load(); n != 1 {
+				t.Errorf("Clerk was asked %d times: a redirect is final, not retried", n)
 			}
 			wantOneLine(t, err, key)
 			wantNoSearch(t, err)

@@ -102,6 +102,10 @@ func (c *Client) attempt(ctx context.Context, do func(context.Context, clerk.Bac
 		}
 		return final, 0, e
 	}
+	if errors.Is(err, ErrRedirect) || errors.Is(err, ErrResponseTooLarge) {
+		// Not a passing failure: asking again gets the same answer.
+		return final, 0, redact(err, key)
+	}
 	if ex.status == 0 { // no answer: the request failed on the network
 		return backoff, 0, redact(err, key)
 	}

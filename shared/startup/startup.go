@@ -43,22 +43,32 @@ func Init[H any](name string, setup Setup[H]) H {
 	if len(os.Args) == 2 && os.Args[1] == CheckFlag {
 		os.Exit(Check(name, settings.OS, setup, os.Stdout))
 	}
-	h, err := Prepare(settings.OS, setup, os.Stdout)
+	h, logger, err := prepare(settings.OS, setup, os.Stdout)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
+	// What logs through slog's default (a shared package without a logger
+	// of its own) writes the function's JSON lines too.
+	slog.SetDefault(logger)
 	return h
 }
 
 // Prepare reads LOG_LEVEL, makes the function's logger on w and runs setup.
 func Prepare[H any](get settings.Lookup, setup Setup[H], w io.Writer) (H, error) {
+	h, _, err := prepare(get, setup, w)
+	return h, err
+}
+
+func prepare[H any](get settings.Lookup, setup Setup[H], w io.Writer) (H, *slog.Logger, error) {
+	var zero H
 	level, err := settings.LogLevel(get)
 	if err != nil {
-		var zero H
-		return zero, err
+		return zero, nil, err
 	}
-	return setup(get, logging.New(w, level))
+	logger := logging.New(w, level)
+	h, err := setup(get, logger)
+	return h, logger, err
 }
 
 // Report is what Check prints, as one JSON line.

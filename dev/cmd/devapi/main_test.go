@@ -268,4 +268,3 @@ func startDevapi(t *testing.T, args ...string) (*exec.Cmd, string) {
 	}
 	return nil, ""
 }
-
