@@ -189,10 +189,13 @@ var loadStack = sync.OnceValues(func() (*stack, error) {
 })
 
 // unmodeled are the resource properties SAM accepts that goformation v7 does
-// not model yet; it rejects a resource that has any, so they are removed from
-// the typed view and checked in the raw one.
+// not model yet (it rejects a resource that has any), or models with a type
+// that cannot hold what the template gives them (an integer field given an
+// !If); they are removed from the typed view and checked in the raw one.
 var unmodeled = map[string][]string{
-	"AWS::Serverless::Function": {"LoggingConfig"},
+	"AWS::Serverless::Function": {"LoggingConfig", "ReservedConcurrentExecutions"},
+	// goformation knows AccessLogSetting, an older name; SAM's is AccessLogSettings.
+	"AWS::Serverless::HttpApi": {"AccessLogSettings"},
 }
 
 func withoutUnmodeled(templateJSON []byte) ([]byte, error) {
@@ -207,8 +210,24 @@ func withoutUnmodeled(templateJSON []byte) ([]byte, error) {
 		for _, name := range unmodeled[typ] {
 			delete(props, name)
 		}
+		stringifyEnv(props)
 	}
+	g, _ := lookup(tmpl, "Globals", "Function").(map[string]any)
+	stringifyEnv(g)
 	return json.Marshal(tmpl)
+}
+
+// stringifyEnv writes a function's environment values as the strings Lambda
+// receives: a !Ref to a Number parameter became its default (a number) in
+// keepIntrinsics, which goformation's string-typed variables cannot hold.
+func stringifyEnv(props map[string]any) {
+	vars, _ := lookup(props, "Environment", "Variables").(map[string]any)
+	for k, v := range vars {
+		switch v.(type) {
+		case float64, bool:
+			vars[k] = render(v)
+		}
+	}
 }
 
 func template(t *testing.T) *stack {

@@ -51,7 +51,11 @@ func (s *stack) statements(id string) ([]map[string]any, error) {
 		return nil, fmt.Errorf("%s uses its own Role (%s), whose policies this check cannot see; give it Policies instead", id, render(role))
 	}
 	var out []map[string]any
+	var policies []any
 	for _, p := range list(props["Policies"]) {
+		policies = append(policies, conditionalPolicies(p)...)
+	}
+	for _, p := range policies {
 		switch p := p.(type) {
 		case string:
 			return nil, fmt.Errorf("%s is granted the AWS managed policy %q, whose statements are not in the template; write the statements it needs instead", id, p)
@@ -77,6 +81,18 @@ func (s *stack) statements(id string) ([]map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// conditionalPolicies are the policies an entry of Policies may attach: both
+// branches of an !If (a deployment may take either), without AWS::NoValue.
+func conditionalPolicies(p any) []any {
+	if args, ok := lookup(p, "Fn::If").([]any); ok && len(args) == 3 {
+		return append(conditionalPolicies(args[1]), conditionalPolicies(args[2])...)
+	}
+	if lookup(p, "Ref") == "AWS::NoValue" {
+		return nil
+	}
+	return []any{p}
 }
 
 func documentStatements(doc any) []map[string]any {
@@ -175,7 +191,7 @@ func TestNoWildcardGrants(t *testing.T) {
 	}
 	for id, r := range s.raw["Resources"].(map[string]any) {
 		switch lookup(r, "Type") {
-		case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::S3::BucketPolicy":
+		case "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy":
 			check(id, documentStatements(lookup(r, "Properties", "PolicyDocument")))
 		case "AWS::IAM::Role":
 			for _, p := range list(lookup(r, "Properties", "Policies")) {
@@ -218,7 +234,9 @@ func TestSecretAccess(t *testing.T) {
 func TestS3AndOtherAccess(t *testing.T) {
 	t.Parallel()
 	s := template(t)
-	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true, "s3:ListMultipartUploadParts": true}
+	// No s3:ListMultipartUploadParts: the transfer manager the export uploads
+	// with never lists an upload's parts (its S3APIClient has no ListParts).
+	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true}
 	bucketARNs := []string{"${" + exportBucketID + ".Arn}", "arn:${AWS::Partition}:s3:::${" + exportBucketID + "}"}
 	for _, l := range functionsOf(t) {
 		puts := false
@@ -240,11 +258,39 @@ func TestS3AndOtherAccess(t *testing.T) {
 					t.Errorf("%s may %s on %s; only on the export bucket itself", l.id, g.action, g.resource)
 				}
 			default:
-				t.Errorf("%s is granted %s; the export needs only PutObject and the multipart upload actions", l.id, g.action)
+				t.Errorf("%s is granted %s; the export needs only s3:PutObject and s3:AbortMultipartUpload", l.id, g.action)
 			}
 		}
 		if l.id == exporterID && !puts {
 			t.Errorf("%s is not granted s3:PutObject on the export bucket: the export could not be written", l.id)
+		}
+	}
+}
+
+// The authorizer reads the secret key only to fetch the JWKS, which it never
+// does when ClerkJwtKey is set: then it may not read the secret at all.
+func TestAuthorizerSecretOnlyWithoutJwtKey(t *testing.T) {
+	t.Parallel()
+	s := template(t)
+	policies := list(lookup(s.resource(authorizerID), "Properties", "Policies"))
+	for _, jwtKey := range []string{"", "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"} {
+		d := with(s.raw, map[string]string{"ClerkJwtKey": jwtKey})
+		granted := false
+		for _, p := range policies {
+			v, err := d.value(p)
+			if err != nil {
+				t.Fatalf("%s: Policies: %v", authorizerID, err)
+			}
+			if render(v) == "${ClerkSecretReadPolicy}" {
+				granted = true
+			}
+		}
+		switch {
+		case jwtKey == "" && !granted:
+			t.Errorf("with ClerkJwtKey empty, %s fetches the JWKS with the secret key but is not granted ClerkSecretReadPolicy", authorizerID)
+		case jwtKey != "" && granted:
+			t.Errorf("with ClerkJwtKey set, %s never reads the secret key but is still granted ClerkSecretReadPolicy: "+
+				"attach it with !If [<ClerkJwtKey is empty>, !Ref ClerkSecretReadPolicy, !Ref AWS::NoValue]", authorizerID)
 		}
 	}
 }

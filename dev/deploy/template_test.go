@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,6 +118,17 @@ func TestParameters(t *testing.T) {
 		"AuthorizerCacheTtl":          {"Number", "30"},
 		"ExportRetentionDays":         {"Number", ""},
 		"LogRetentionDays":            {"Number", ""},
+		"ThrottlingRateLimit":         {"Number", ""},
+		"ThrottlingBurstLimit":        {"Number", ""},
+		"ClerkRouteRateLimit":         {"Number", ""},
+		"ClerkRouteBurstLimit":        {"Number", ""},
+		"ClerkFunctionConcurrency":    {"Number", "0"},
+		"ExportConcurrency":           {"Number", "0"},
+		"MeCacheTtl":                  {"Number", ""},
+		"ExportRateLimit":             {"Number", ""},
+		"ExportAlarmHours":            {"Number", "26"},
+		"AlarmEmail":                  {"String", ""},
+		"AlarmTopicKmsKeyId":          {"String", ""},
 	}
 	for name, w := range want {
 		p, ok := params[name]
@@ -154,6 +166,7 @@ func TestParameters(t *testing.T) {
 		{"ClerkIssuer", []string{"", "https://clerk.example.com", "https://example.clerk.accounts.dev/"}, []string{"http://clerk.example.com", "clerk.example.com"}},
 		{"AdminOrgRole", []string{"org:admin", "org:billing_admin"}, []string{"admin", ""}},
 		{"ExportSchedule", []string{"rate(1 day)", "cron(0 3 * * ? *)"}, []string{"daily", ""}},
+		{"AlarmEmail", []string{"", "ops@example.com", "a.b+alarms@mail.example.co.uk"}, []string{"ops", "ops@example", "a b@example.com", "@example.com"}},
 	}
 	for _, p := range patterns {
 		pattern := params[p.param].AllowedPattern
@@ -447,18 +460,31 @@ func TestAuthorizer(t *testing.T) {
 	if got := render(lookup(auth, "Identity", "Headers")); got != `["Authorization"]` {
 		t.Errorf("authorizer %s: Identity.Headers is %s, want [Authorization]: the cache key is the bearer token", name, got)
 	}
+	// The TTL comes from AuthorizerCacheTtl and is at most 60 s, and it must
+	// reach the OpenAPI body as a number: SAM copies ReauthorizeEvery there as
+	// it is, and CloudFormation resolves a !Ref to a parameter to a string.
+	// So for each value the parameter allows, it must evaluate to that number
+	// as a literal (TestTranslatedAuthorizerTTL checks SAM's output).
 	ttl := lookup(auth, "Identity", "ReauthorizeEvery")
-	switch got := render(ttl); {
-	case got == "${AuthorizerCacheTtl}":
-	case ttl == nil:
+	if ttl == nil {
 		t.Errorf("authorizer %s: Identity.ReauthorizeEvery is unset, so API Gateway caches answers for 300 s, past a token's 60 s life", name)
-	default:
-		if n, ok := ttl.(float64); !ok || n > 60 {
-			t.Errorf("authorizer %s: Identity.ReauthorizeEvery is %s, want !Ref AuthorizerCacheTtl (at most 60 s)", name, got)
+	} else {
+		for _, v := range ttlChoices(s.raw) {
+			got, err := with(s.raw, map[string]string{"AuthorizerCacheTtl": v}).value(ttl)
+			n, isNumber := got.(float64)
+			switch {
+			case err != nil:
+				t.Errorf("authorizer %s: Identity.ReauthorizeEvery with AuthorizerCacheTtl=%s: %v", name, v, err)
+			case !isNumber || n != float64(int(n)):
+				t.Errorf("authorizer %s: Identity.ReauthorizeEvery is %s with AuthorizerCacheTtl=%s, want a literal whole number: "+
+					"a !Ref to the parameter reaches API Gateway as the string %q", name, jsonText(got), v, v)
+			case n > 60 || render(n) != v:
+				t.Errorf("authorizer %s: Identity.ReauthorizeEvery is %v with AuthorizerCacheTtl=%s, want %s (at most 60 s)", name, n, v, v)
+			}
 		}
 	}
 	p := s.typed.Parameters["AuthorizerCacheTtl"]
-	if d, _ := p.Default.(float64); d < 0 || d > 60 {
+	if d, err := strconv.ParseFloat(scalarString(p.Default), 64); err != nil || d < 0 || d > 60 {
 		t.Errorf("AuthorizerCacheTtl defaults to %v, want 0 to 60: a Clerk session token lives 60 s", p.Default)
 	}
 	if p.MaxValue == nil || *p.MaxValue != 60 {
@@ -636,4 +662,18 @@ func TestOutputs(t *testing.T) {
 			t.Errorf("output %s is %s, want %s", name, got, w)
 		}
 	}
+}
+
+// ttlChoices are the values AuthorizerCacheTtl may take: its AllowedValues,
+// or its default when it has none.
+func ttlChoices(tmpl map[string]any) []string {
+	p := lookup(tmpl, "Parameters", "AuthorizerCacheTtl")
+	var out []string
+	for _, v := range list(lookup(p, "AllowedValues")) {
+		out = append(out, scalarString(v))
+	}
+	if len(out) == 0 {
+		out = append(out, scalarString(lookup(p, "Default")))
+	}
+	return out
 }
