@@ -190,8 +190,10 @@ func TestProjectTemplate(t *testing.T) {
 		"GET /admin/users/{id}": "AdminUsersFunction",
 	}
 	for _, r := range api.Routes {
-		if want[r.Key()] != r.Function {
-			t.Errorf("route %s served by %s, not in the design", r.Key(), r.Function)
+		// A fork's own routes (make route) are not the design's: only the
+		// design's are checked for their function.
+		if fn, ok := want[r.Key()]; ok && fn != r.Function {
+			t.Errorf("route %s served by %s, want %s", r.Key(), r.Function, fn)
 		}
 		if guarded := r.Key() != "GET /public"; guarded != (r.Authorizer != nil) {
 			t.Errorf("route %s: authorizer %v", r.Key(), r.Authorizer)

@@ -312,10 +312,9 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("%s is served by %s, want %s", key, got.fn, fn)
 		}
 	}
+	// Routes a fork adds (make route) are welcome; every route is checked
+	// below.
 	for key, r := range routes {
-		if _, ok := want[key]; !ok {
-			t.Errorf("template.yaml has a route %s (%s) that the design does not list", key, r.fn)
-		}
 		if r.apiID != "${"+apiID+"}" {
 			t.Errorf("%s: ApiId is %q, want !Ref %s; without it SAM puts the route on an implicit API with no authorizer", key, r.apiID, apiID)
 		}

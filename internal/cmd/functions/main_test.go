@@ -54,7 +54,8 @@ func TestNewRoute(t *testing.T) {
 		t.Fatalf("the template lacks HelloFunction built from ./functions/hello: %+v", fns)
 	}
 	tmpl, _ := os.ReadFile(filepath.Join(tmp, functions.File))
-	for _, want := range []string{"Path: /hello\n", "Method: GET\n", "LogGroup: !Ref HelloLogGroup\n", "\nOutputs:\n"} {
+	for _, want := range []string{"Path: /hello\n", "Method: GET\n", "LogGroup: !Ref HelloLogGroup\n", "HelloErrorsAlarm:\n",
+		"HelloThrottlesAlarm:\n", "Value: !Ref HelloFunction\n", "\nOutputs:\n"} {
 		if !bytes.Contains(tmpl, []byte(want)) {
 			t.Errorf("the template lacks %q", want)
 		}

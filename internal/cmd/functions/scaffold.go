@@ -56,7 +56,8 @@ func (r route) key() string { return r.method + " " + r.path }
 func (r route) logGroup() string { return strings.TrimSuffix(r.id(), "Function") + "LogGroup" }
 
 // scaffold writes the function's folder and adds its resources to the
-// template. Nothing is written when the folder or the logical id exists.
+// template: the function, its log group, and its errors and throttles
+// alarms, as every function of the template has. Nothing is written when the folder or the logical id exists.
 func scaffold(root string, r route) error {
 	file := filepath.Join(root, functions.File)
 	tmpl, err := os.ReadFile(file)
@@ -133,7 +134,7 @@ func render(text string, r route) string {
 	var b strings.Builder
 	t := template.Must(template.New("").Delims("[[", "]]").Parse(text))
 	_ = t.Execute(&b, map[string]string{
-		"Name": r.name, "ID": r.id(), "LogGroup": r.logGroup(), "Method": r.method, "Path": r.path, "Key": r.key(),
+		"Name": r.name, "ID": r.id(), "LogGroup": r.logGroup(), "Alarm": strings.TrimSuffix(r.id(), "Function"), "Method": r.method, "Path": r.path, "Key": r.key(),
 		"Event": strings.ToUpper(r.method[:1]) + strings.ToLower(r.method[1:]),
 	})
 	return b.String()
@@ -161,6 +162,42 @@ const resourceTemplate = `  # [[.Key]]: functions/[[.Name]], for signed-in calle
     Properties:
       LogGroupName: !Sub /aws/lambda/${AWS::StackName}/[[.ID]]
       RetentionInDays: !Ref LogRetentionDays
+  [[.Alarm]]ErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: !Sub ${AWS::StackName}-[[.ID]]-errors
+      AlarmDescription: [[.ID]] returned errors ([[.Key]] failed). See its log group.
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref [[.ID]]
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+      OKActions: [!Ref AlarmTopic]
+  [[.Alarm]]ThrottlesAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: !Sub ${AWS::StackName}-[[.ID]]-throttles
+      AlarmDescription: Lambda refused to run [[.ID]] (its reserved concurrency or the account's is used up).
+      Namespace: AWS/Lambda
+      MetricName: Throttles
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref [[.ID]]
+      Statistic: Sum
+      Period: 300
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+      OKActions: [!Ref AlarmTopic]
 `
 
 const mainTemplate = `// Command [[.Name]] answers [[.Key]] for signed-in callers: the
