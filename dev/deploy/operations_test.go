@@ -317,10 +317,11 @@ func TestAlarms(t *testing.T) {
 	}
 	want["AWS/ApiGateway 5xx ApiId=${"+apiID+"}"] = "the API answers 5xx"
 	// The metrics the functions write as CloudWatch Embedded Metric Format
-	// (shared/metrics): namespace ClerkLambda; Denied by Reason; and
-	// ExportSucceeded with no dimension.
-	want["ClerkLambda Denied Reason=jwks-unavailable"] = "the authorizer cannot get Clerk's keys"
-	want["ClerkLambda ExportSucceeded "] = "no export succeeds"
+	// (shared/metrics): namespace ClerkLambda, each with the recording
+	// function's FunctionName, so no other stack's metrics count; Denied
+	// also by Reason.
+	want["ClerkLambda Denied FunctionName=${"+authorizerID+"},Reason=jwks-unavailable"] = "the authorizer cannot get Clerk's keys"
+	want["ClerkLambda ExportSucceeded FunctionName=${"+exporterID+"}"] = "no export succeeds"
 	for metric, why := range want {
 		if _, ok := alarms[metric]; !ok {
 			t.Errorf("no alarm fires when %s (%s)", why, metric)
@@ -348,7 +349,7 @@ func TestAlarms(t *testing.T) {
 
 	// No export in ExportAlarmHours: hourly sums of ExportSucceeded, missing
 	// data breaching, every one of the periods.
-	missed, ok := alarms["ClerkLambda ExportSucceeded "]
+	missed, ok := alarms["ClerkLambda ExportSucceeded FunctionName=${"+exporterID+"}"]
 	if !ok {
 		return
 	}

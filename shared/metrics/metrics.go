@@ -4,14 +4,19 @@
 //
 //	logger.InfoContext(ctx, "denied", metrics.Count("Denied", "Reason", reason)...)
 //
-// Dimension values must come from a small, fixed set (a reason, a route
-// key): each distinct value is a metric of its own, and CloudWatch bills
-// them.
+// Every metric also has the dimension FunctionName, the Lambda function that
+// recorded it (as AWS/Lambda's own metrics do), so two stacks in one account
+// and region never add up, and an alarm names exactly its stack's function.
+// Other dimension values must come from a small, fixed set (a reason, a
+// route key): each distinct value is a metric of its own, and CloudWatch
+// bills them.
 package metrics
 
 import (
 	"log/slog"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // Namespace is the CloudWatch namespace of every metric the project
@@ -32,9 +37,17 @@ const (
 	ExportSucceeded = "ExportSucceeded"
 )
 
+// FunctionDimension names the function that recorded a metric.
+const FunctionDimension = "FunctionName"
+
 // Count returns the log attributes that record one occurrence of name, with
-// the dimensions given as name, value pairs (an odd last name is dropped).
+// the dimensions given as name, value pairs (an odd last name is dropped),
+// and FunctionName, the running function's (lambdacontext.FunctionName; left
+// out where there is none, as in tests).
 func Count(name string, dimensions ...string) []any {
+	if lambdacontext.FunctionName != "" {
+		dimensions = append([]string{FunctionDimension, lambdacontext.FunctionName}, dimensions...)
+	}
 	dims := make([]string, 0, len(dimensions)/2)
 	attrs := make([]any, 0, 2+len(dimensions)/2)
 	for i := 0; i+1 < len(dimensions); i += 2 {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // emf is the part of an Embedded Metric Format record this test reads.
@@ -55,5 +57,27 @@ func TestCountWithoutDimensions(t *testing.T) {
 	var rec emf
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || len(rec.AWS.CloudWatchMetrics[0].Dimensions) != 1 || len(rec.AWS.CloudWatchMetrics[0].Dimensions[0]) != 0 {
 		t.Fatalf("record = %s", buf.String())
+	}
+}
+
+// TestCountNamesTheFunction: in Lambda every metric carries the function's
+// name, so the template's alarms can name their stack's own function.
+func TestCountNamesTheFunction(t *testing.T) {
+	before := lambdacontext.FunctionName
+	lambdacontext.FunctionName = "stack-AuthorizerFunction-abc"
+	t.Cleanup(func() { lambdacontext.FunctionName = before })
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("denied", Count(Denied, "Reason", "token-expired")...)
+	var line map[string]any
+	var rec emf
+	if json.Unmarshal(buf.Bytes(), &line) != nil || json.Unmarshal(buf.Bytes(), &rec) != nil {
+		t.Fatal(buf.String())
+	}
+	dims := rec.AWS.CloudWatchMetrics[0].Dimensions
+	if len(dims) != 1 || len(dims[0]) != 2 || dims[0][0] != FunctionDimension || dims[0][1] != "Reason" {
+		t.Fatalf("dimensions = %v, want [[FunctionName Reason]]", dims)
+	}
+	if line[FunctionDimension] != "stack-AuthorizerFunction-abc" || line["Reason"] != "token-expired" {
+		t.Errorf("line = %v", line)
 	}
 }
