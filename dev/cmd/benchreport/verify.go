@@ -121,16 +121,14 @@ func verifyTargets(rows []verifyRow) []Target {
 	floor, fresh, cached, sdk := find("floor"), find("this project, fresh"), find("this project, repeated"), find("clerk-sdk-go jwt.Verify")
 	freshRatio := fresh.Sec / floor.Sec
 	measured := fmt.Sprintf("%.2fx (%s vs %s)", freshRatio, micros(fresh.Sec), micros(floor.Sec))
-	if freshRatio > 1.5 && sdk.Sec > 0 {
-		sdkRatio := sdk.Sec / floor.Sec
-		measured += fmt.Sprintf("; clerk-sdk-go's jwt.Verify alone, which the fresh path calls, measures %.2fx (%s)", sdkRatio, micros(sdk.Sec))
-		if sdkRatio > 1.5 {
-			measured += ", so the SDK by itself already misses 1.5x"
-		}
+	belowSDK := sdk.Sec > 0 && fresh.Sec < sdk.Sec
+	if sdk.Sec > 0 {
+		measured += fmt.Sprintf("; clerk-sdk-go's jwt.Verify with the key passed in measures %.2fx (%s)", sdk.Sec/floor.Sec, micros(sdk.Sec))
 	}
 	cheaper := floor.Sec / cached.Sec
 	return []Target{
-		{Name: "fresh token", Goal: "within 1.5x of the floor", Measured: measured, Met: freshRatio <= 1.5},
+		{Name: "fresh token", Goal: "within 1.5x of the floor, and cheaper than clerk-sdk-go's jwt.Verify", Measured: measured,
+			Met: freshRatio <= 1.5 && belowSDK},
 		{Name: "repeated token", Goal: "at least 20x cheaper than the floor",
 			Measured: fmt.Sprintf("%sx cheaper (%s vs %s)", sig(cheaper), micros(cached.Sec), micros(floor.Sec)), Met: cheaper >= 20},
 	}
