@@ -77,7 +77,12 @@ func (k testKey) jwk() *clerk.JSONWebKey {
 
 // sign builds a compact JWS from a header and claims, signed RS256 by k.
 func (k testKey) sign(header, claims map[string]any) string {
-	input := segment(header) + "." + segment(claims)
+	return k.signInput(segment(header) + "." + segment(claims))
+}
+
+// signInput signs a JWS signing input (header "." payload) RS256 by k and
+// returns the compact token.
+func (k testKey) signInput(input string) string {
 	digest := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, k.priv, crypto.SHA256, digest[:])
 	if err != nil {

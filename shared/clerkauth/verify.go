@@ -1,30 +1,33 @@
 // Package clerkauth verifies Clerk session tokens.
 //
-// It uses clerk-sdk-go's jwt.Verify for the signature and claims, always
-// handing it the key so the SDK never fetches anything itself, and closes the
-// SDK's gaps: RS256 only, checked before any key is used; a JWKS cache with a
-// TTL, a throttled refetch for unknown key ids and stale keys served while
-// Clerk is unreachable; a clock-skew leeway; the issuer pinned exactly; the
-// authorized party checked; pending sessions refused; oversized tokens refused
-// before parsing; and a memo, so a token verified once costs microseconds
-// until it expires. Every rejection carries a Reason.
+// A token is read once: each segment decoded from its one canonical base64url
+// spelling, the RS256 signature checked with crypto/rsa over the exact
+// signing input, the claims decoded in one pass that refuses duplicate
+// members and names that differ from Clerk's only in case. Around that: RS256
+// only, checked before any key is used; a JWKS cache with a TTL, a throttled
+// refetch for unknown key ids and stale keys served while Clerk is
+// unreachable; a clock-skew leeway; the issuer pinned exactly; the authorized
+// party checked; pending sessions refused; oversized tokens refused before
+// parsing; and a memo, so a token verified once costs microseconds until it
+// expires. Every rejection carries a Reason.
+//
+// clerk-sdk-go's jwt.Verify is not on this path: it decodes the payload
+// three times (with go-jose's decoder, then encoding/json twice), which cost
+// more than the RSA verification itself, and encoding/json's case-insensitive
+// matching cannot be told to refuse "ſub" standing in for "sub". The SDK's
+// types (clerk.JSONWebKey) and its JWKS client are still used.
 package clerkauth
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/clerk/clerk-sdk-go/v2"
-	"github.com/clerk/clerk-sdk-go/v2/jwt"
-	jose "github.com/go-jose/go-jose/v3"
-	josejwt "github.com/go-jose/go-jose/v3/jwt"
 
 	"clerk-lambda/shared/identity"
 )
@@ -135,14 +138,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*identity.Identity
 	return id, nil
 }
 
-// joseHeader is the part of the JOSE header read before any key is touched.
-type joseHeader struct {
-	Alg string
-	Kid string
-}
-
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*identity.Identity, error) {
-	hdr, err := parseHeader(token)
+	jws, err := splitCompact(token)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := parseHeader(jws.header)
 	if err != nil {
 		return nil, err
 	}
@@ -153,120 +154,56 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	if err != nil {
 		return nil, err
 	}
-	var raw map[string]json.RawMessage
-	claims, err := jwt.Verify(ctx, &jwt.VerifyParams{
-		Token:                   token,
-		JWK:                     jwk,
-		Clock:                   fixedClock(now),
-		Leeway:                  v.cfg.ClockSkew,
-		IsSatellite:             true, // the SDK's loose issuer check is replaced by the exact one below
-		CustomClaimsConstructor: func(context.Context) any { return &raw },
-	})
-	if err != nil {
-		return nil, sdkReason(err)
+	if jwk.Algorithm != hdr.Alg { // as clerk-sdk-go checks it: a key published for another algorithm is not used
+		return nil, reject(TokenInvalidAlgorithm, fmt.Errorf("the key is for %q", jwk.Algorithm))
 	}
-	if err := v.checkClaims(claims, raw); err != nil {
+	pub, ok := jwk.Key.(*rsa.PublicKey)
+	if !ok {
+		return nil, reject(TokenInvalidSignature, errors.New("the key is not an RSA public key"))
+	}
+	digest := sha256.Sum256(jws.signingInput)
+	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], jws.signature) != nil {
+		return nil, reject(TokenInvalidSignature, nil)
+	}
+	c, err := decodeClaims(jws.payload)
+	if err != nil {
 		return nil, err
 	}
-	return newIdentity(claims, raw), nil
+	if err := v.checkClaims(c, now); err != nil {
+		return nil, err
+	}
+	return newIdentity(c), nil
 }
 
-// parseHeader decodes the JOSE header of a compact JWS. Member names are
-// matched exactly, as JOSE requires: encoding/json's case-insensitive field
-// matching would let {"alg":"HS256","ALG":"RS256"} pass the pin.
-func parseHeader(token string) (joseHeader, error) {
-	if strings.Count(token, ".") != 2 {
-		return joseHeader{}, reject(TokenMalformed, errors.New("not a compact JWT"))
-	}
-	encoded, _, _ := strings.Cut(token, ".")
-	decoded, err := base64.RawURLEncoding.DecodeString(encoded)
-	if err != nil {
-		return joseHeader{}, reject(TokenMalformed, errors.New("header is not base64url"))
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(decoded, &members); err != nil {
-		return joseHeader{}, reject(TokenMalformed, errors.New("header is not a JSON object"))
-	}
-	var hdr joseHeader
-	for name, value := range members {
-		var dst *string
-		switch name {
-		case "alg":
-			dst = &hdr.Alg
-		case "kid":
-			dst = &hdr.Kid
-		default:
-			if strings.EqualFold(name, "alg") || strings.EqualFold(name, "kid") {
-				return joseHeader{}, reject(TokenMalformed, fmt.Errorf("header member %q differs from %q only in case", name, strings.ToLower(name)))
-			}
-			continue
-		}
-		if err := json.Unmarshal(value, dst); err != nil {
-			return joseHeader{}, reject(TokenMalformed, fmt.Errorf("header member %q is not a string", name))
-		}
-	}
-	return hdr, nil
-}
-
-// sdkReason maps clerk-sdk-go's and go-jose's errors to reasons.
-func sdkReason(err error) error {
+// checkClaims applies the checks on verified claims, in the order
+// clerk-sdk-go made them: times first (with the leeway, as go-jose compares
+// them), then what the SDK left out or did loosely.
+func (v *Verifier) checkClaims(c *claims, now time.Time) error {
+	skew := v.cfg.ClockSkew
 	switch {
-	case errors.Is(err, jose.ErrCryptoFailure):
-		return reject(TokenInvalidSignature, nil)
-	case errors.Is(err, josejwt.ErrExpired):
-		return reject(TokenExpired, nil)
-	case errors.Is(err, josejwt.ErrNotValidYet):
+	case c.hasNbf && now.Add(skew).Before(time.Unix(c.nbf, 0)):
 		return reject(TokenNotActiveYet, nil)
-	case errors.Is(err, josejwt.ErrIssuedInTheFuture):
+	case c.hasExp && now.Add(-skew).After(time.Unix(c.exp, 0)):
+		return reject(TokenExpired, nil)
+	case c.hasIat && now.Add(skew).Before(time.Unix(c.iat, 0)):
 		return reject(TokenIATInTheFuture, nil)
-	case strings.HasPrefix(err.Error(), "invalid signing algorithm"):
-		return reject(TokenInvalidAlgorithm, nil)
 	}
-	return reject(TokenMalformed, errors.New("token could not be decoded"))
-}
-
-// checkClaims applies the checks the SDK leaves out or does loosely.
-func (v *Verifier) checkClaims(c *clerk.SessionClaims, raw map[string]json.RawMessage) error {
-	if err := checkClaimNames(raw); err != nil {
-		return err
-	}
-	if c.Subject == "" || c.Expiry == nil {
+	if c.sub == "" || !c.hasExp {
 		return reject(TokenMalformed, errors.New("token has no sub or no exp"))
 	}
-	if c.SessionID == "" {
+	if c.sid == "" {
 		// JWT-template tokens are signed with the same instance key but carry
 		// no session: they may live for years and survive sign-out.
 		return reject(TokenMalformed, errors.New("not a session token: no sid"))
 	}
-	if !v.cfg.IssuerCheckOff && c.Issuer != v.cfg.Issuer {
-		return reject(TokenInvalidIssuer, fmt.Errorf("issuer %q is not %q", c.Issuer, v.cfg.Issuer))
+	if !v.cfg.IssuerCheckOff && c.iss != v.cfg.Issuer {
+		return reject(TokenInvalidIssuer, fmt.Errorf("issuer %q is not %q", c.iss, v.cfg.Issuer))
 	}
-	if len(v.parties) > 0 && !v.parties[strings.TrimSuffix(c.AuthorizedParty, "/")] {
-		return reject(TokenInvalidAuthorizedParty, fmt.Errorf("azp %q is not an authorized party", c.AuthorizedParty))
+	if len(v.parties) > 0 && !v.parties[strings.TrimSuffix(c.azp, "/")] {
+		return reject(TokenInvalidAuthorizedParty, fmt.Errorf("azp %q is not an authorized party", c.azp))
 	}
-	var status string
-	if s, ok := raw["sts"]; ok && json.Unmarshal(s, &status) != nil {
-		return reject(TokenMalformed, errors.New("sts is not a string"))
-	}
-	if status == "pending" && !v.cfg.AllowPendingSessions {
+	if c.sts == "pending" && !v.cfg.AllowPendingSessions {
 		return reject(SessionPending, nil)
 	}
 	return nil
 }
-
-// checkClaimNames refuses a payload with a claim whose name differs from one
-// of Clerk's only in letter case. The SDK decodes claims with encoding/json,
-// which matches names case-insensitively, so a custom claim "ORG_ROLE" taken
-// from user-editable metadata could otherwise pose as "org_role".
-func checkClaimNames(raw map[string]json.RawMessage) error {
-	for name := range raw {
-		if lower := strings.ToLower(name); lower != name && clerkClaims[lower] {
-			return reject(TokenMalformed, fmt.Errorf("claim %q differs from %q only in case", name, lower))
-		}
-	}
-	return nil
-}
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
