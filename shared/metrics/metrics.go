@@ -13,7 +13,9 @@
 package metrics
 
 import (
+	"encoding/json"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -41,26 +43,32 @@ const (
 const FunctionDimension = "FunctionName"
 
 // Count returns the log attributes that record one occurrence of name, with
-// the dimensions given as name, value pairs (an odd last name is dropped),
+// the dimensions given as name, value pairs (an odd last name is dropped;
+// names are the project's constants, printable ASCII),
 // and FunctionName, the running function's (lambdacontext.FunctionName; left
 // out where there is none, as in tests).
 func Count(name string, dimensions ...string) []any {
 	if lambdacontext.FunctionName != "" {
 		dimensions = append([]string{FunctionDimension, lambdacontext.FunctionName}, dimensions...)
 	}
-	dims := make([]string, 0, len(dimensions)/2)
 	attrs := make([]any, 0, 2+len(dimensions)/2)
+	// The directive is written as JSON here, not built from maps for slog
+	// to encode: the authorizer writes one per decision.
+	b := make([]byte, 0, 192)
+	b = append(b, `{"Timestamp":`...)
+	b = strconv.AppendInt(b, time.Now().UnixMilli(), 10)
+	b = append(b, `,"CloudWatchMetrics":[{"Namespace":`...)
+	b = strconv.AppendQuote(b, Namespace)
+	b = append(b, `,"Dimensions":[[`...)
 	for i := 0; i+1 < len(dimensions); i += 2 {
-		dims = append(dims, dimensions[i])
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, dimensions[i])
 		attrs = append(attrs, slog.String(dimensions[i], dimensions[i+1]))
 	}
-	directive := map[string]any{
-		"Timestamp": time.Now().UnixMilli(),
-		"CloudWatchMetrics": []map[string]any{{
-			"Namespace":  Namespace,
-			"Dimensions": [][]string{dims},
-			"Metrics":    []map[string]string{{"Name": name, "Unit": "Count"}},
-		}},
-	}
-	return append(attrs, slog.Int(name, 1), slog.Any("_aws", directive))
+	b = append(b, `]],"Metrics":[{"Name":`...)
+	b = strconv.AppendQuote(b, name)
+	b = append(b, `,"Unit":"Count"}]}]}`...)
+	return append(attrs, slog.Int(name, 1), slog.Any("_aws", json.RawMessage(b)))
 }
