@@ -10,6 +10,10 @@ import (
 	"clerk-lambda/shared/metrics"
 )
 
+// unclassified is the reason logged and counted for a denial whose error
+// carries no clerkauth reason.
+const unclassified clerkauth.Reason = "unclassified"
+
 // decide verifies the request's token and logs the decision: one line, with
 // the reason or the user, never the token, that is also the Allowed or
 // Denied metric (shared/metrics).
@@ -24,6 +28,11 @@ func (a *authorizer) decide(ctx context.Context, headers map[string]string, cook
 		}
 	}
 	reason := clerkauth.ReasonOf(err)
+	if reason == "" {
+		// An error the verifier does not classify is still a denial, and a
+		// metric dimension may not be empty.
+		reason = unclassified
+	}
 	// The decision line is also the Denied metric, by reason: a closed set.
 	count := metrics.Count(metrics.Denied, "Reason", string(reason))
 	if reason == clerkauth.JWKSUnavailable {

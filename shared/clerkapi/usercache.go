@@ -18,6 +18,9 @@ import (
 // request. It is safe for concurrent use.
 //
 // A user's changes (a new name, new metadata) show after at most the TTL.
+// What is kept leaves out the private and unsafe metadata: the first is
+// never shown to the user, and the second the user can make as large as
+// Clerk allows, which would make the size bound meaningless.
 type UserCache struct {
 	client  *Client
 	ttl     time.Duration
@@ -58,7 +61,7 @@ func (u *UserCache) User(ctx context.Context, id string) (*clerk.User, error) {
 	v, err, _ := u.flight.Do(id, func() (any, error) {
 		user, err := u.client.User(ctx, id)
 		if err == nil || NoSuchUser(err) {
-			u.keep(id, cachedUser{user: user, err: err, expires: u.now().Add(u.ttl)})
+			u.keep(id, cachedUser{user: slim(user), err: err, expires: u.now().Add(u.ttl)})
 		}
 		return user, err
 	})
@@ -74,6 +77,16 @@ func (u *UserCache) fresh(id string) (cachedUser, bool) {
 		return cachedUser{}, false
 	}
 	return e, true
+}
+
+// slim is a copy of user without its private and unsafe metadata.
+func slim(user *clerk.User) *clerk.User {
+	if user == nil {
+		return nil
+	}
+	c := *user
+	c.PrivateMetadata, c.UnsafeMetadata = nil, nil
+	return &c
 }
 
 // keep stores an entry; when the cache is full it first drops the expired

@@ -94,3 +94,20 @@ func TestUserCacheSharesConcurrentLookups(t *testing.T) {
 		t.Fatalf("20 concurrent lookups made %d requests, want 1", n)
 	}
 }
+
+// TestUserCacheKeepsNoPrivateMetadata: what stays in memory is what /me
+// shows, without the private and the (user-sized) unsafe metadata.
+func TestUserCacheKeepsNoPrivateMetadata(t *testing.T) {
+	t.Parallel()
+	fake := clerkfaketest.Start(t, clerkfake.Config{})
+	ada := fake.AddUser(clerkfake.User{FirstName: "Ada", PublicMetadata: map[string]any{"plan": "pro"},
+		PrivateMetadata: map[string]any{"stripe": "cus_private"}})
+	u, _ := cacheFor(t, fake, time.Minute, 0)
+	if _, err := u.User(context.Background(), ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := u.User(context.Background(), ada.ID)
+	if err != nil || kept.PrivateMetadata != nil || kept.UnsafeMetadata != nil || string(kept.PublicMetadata) != `{"plan":"pro"}` {
+		t.Fatalf("kept user = %+v, %v; want its public metadata only", kept, err)
+	}
+}

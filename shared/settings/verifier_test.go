@@ -115,3 +115,30 @@ func checkTrue(t *testing.T, b bool) {
 		t.Error("want true")
 	}
 }
+
+// TestCheckAPIURLRefusesLookalikes: plain http reaches only this machine,
+// however the URL is dressed up.
+func TestCheckAPIURLRefusesLookalikes(t *testing.T) {
+	t.Parallel()
+	for raw, ok := range map[string]bool{
+		"https://api.clerk.com/v1":            true,
+		"http://127.0.0.1:4000/v1":            true,
+		"http://localhost:4000/v1":            true,
+		"http://[::1]:4000/v1":                true,
+		"http://host.docker.internal:4000/v1": true,
+		"http://127.0.0.1.evil.com/v1":        false,
+		"http://localhost@evil.com/v1":        false,
+		"http://user:pw@127.0.0.1/v1":         false,
+		"HTTP://evil.com/v1":                  false,
+		"http://evil.com/v1#@127.0.0.1":       false,
+		"http://127.0.0.1/v1?x=1":             false,
+		"http://[::1%25eth0]/v1":              false,
+		"ftp://127.0.0.1/v1":                  false,
+		"//127.0.0.1/v1":                      false,
+		"http://localhost.evil.com/v1":        false,
+	} {
+		if err := CheckAPIURL(raw); (err == nil) != ok {
+			t.Errorf("CheckAPIURL(%q) = %v, want ok %v", raw, err, ok)
+		}
+	}
+}

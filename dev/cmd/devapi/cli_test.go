@@ -80,3 +80,46 @@ func TestReplacedByStandIn(t *testing.T) {
 		t.Errorf("replaced = %v, want the two values the stand-in changes", got)
 	}
 }
+
+// TestTokenURLMustBeLoopback: a damaged or planted standin.json cannot send
+// the per-run key anywhere but the stand-in on 127.0.0.1.
+func TestTokenURLMustBeLoopback(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{
+		"http://127.0.0.1:4000/token":              true,
+		"http://127.0.0.1:1@evil.example/token":    false,
+		"http://user:pw@127.0.0.1:4000/token":      false,
+		"https://127.0.0.1:4000/token":             false,
+		"http://127.0.0.1.evil.example:4000/token": false,
+		"http://127.0.0.1/token":                   false,
+		"http://localhost:4000/token":              false,
+	} {
+		if got := loopbackURL(raw); got != want {
+			t.Errorf("loopbackURL(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+// TestPrivateFilesAreNew: the stand-in's files are created afresh, mode
+// 0600, never written through a link or an old file's mode.
+func TestPrivateFilesAreNew(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path, target := filepath.Join(dir, CLIEnvFile), filepath.Join(dir, "elsewhere")
+	if err := os.WriteFile(target, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePrivate(path, []byte("CLERK_SECRET_KEY=sk_test_x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "keep" {
+		t.Errorf("the link's target was written: %q", data)
+	}
+	info, err := os.Lstat(path)
+	if err != nil || info.Mode().Type() != 0 || info.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, %v; want a regular file with mode 0600", path, info.Mode(), err)
+	}
+}

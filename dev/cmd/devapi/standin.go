@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -110,7 +111,25 @@ func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 // goes when make dev stops.
 func (s *standIn) writeCLIEnv() error {
 	lines := fmt.Sprintf("CLERK_API_URL=%s\nCLERK_SECRET_KEY=%s\n", s.fake.URL(), s.fake.SecretKey())
-	return os.WriteFile(s.cliFile, []byte(lines), 0o600)
+	return writePrivate(s.cliFile, []byte(lines))
+}
+
+// writePrivate writes a file only this user can read: a new file, so that
+// neither a file left by an earlier run with another mode nor a link put in
+// its place is written through.
+func writePrivate(path string, data []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // env is what the functions get in stand-in mode: the stand-in's Backend
@@ -181,7 +200,7 @@ func (s *standIn) openControl() error {
 	if err := os.MkdirAll(filepath.Dir(s.stateFile), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(s.stateFile, state, 0o600)
+	return writePrivate(s.stateFile, state)
 }
 
 func (s *standIn) serveToken(w http.ResponseWriter, r *http.Request) {

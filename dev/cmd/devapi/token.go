@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func standInToken(ctx context.Context, stateFile string, req tokenRequest) (stri
 		return "", err
 	}
 	var state standInState
-	if err := json.Unmarshal(data, &state); err != nil || !strings.HasPrefix(state.TokenURL, "http://127.0.0.1:") {
+	if err := json.Unmarshal(data, &state); err != nil || !loopbackURL(state.TokenURL) {
 		return "", fmt.Errorf("%s is damaged: restart make dev", stateFile)
 	}
 	body, _ := json.Marshal(req)
@@ -164,4 +165,11 @@ func postJSON(ctx context.Context, url, authorization string, body []byte, out a
 	}
 	_ = json.Unmarshal(answer, out)
 	return resp.StatusCode, nil
+}
+
+// loopbackURL reports whether raw is a plain http URL to 127.0.0.1 with a
+// port, without credentials: the only place the per-run key may be sent.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "http" && u.User == nil && u.Hostname() == "127.0.0.1" && u.Port() != ""
 }
