@@ -121,6 +121,18 @@ deploy: ## build and deploy the stack with SAM (GUIDED=1 asks for every setting 
 	sam build
 	sam deploy$(if $(filter-out 0 no false,$(GUIDED)), --guided)
 
+# The folder to publish: web/, or a Vite project's dist/. The publisher reads
+# the bucket, the distribution, the API base and the publishable key from the
+# stack's outputs (cmd/deploy-site says which); DRY_RUN=1 lists what it would
+# upload and delete. Built, then run, so its errors stay one line.
+SITE_DIR ?= web
+DRY_RUN  ?=
+
+.PHONY: deploy-site
+deploy-site: ## publish the site to the stack's bucket and CloudFront: make deploy-site [SITE_DIR=dist] [DRY_RUN=1]
+	@$(GO) build -o $(CURDIR)/.cache/deploy-site/deploy-site ./cmd/deploy-site
+	@.cache/deploy-site/deploy-site -stack $(STACK_NAME) -dir '$(SITE_DIR)' $(if $(filter-out 0 no false,$(DRY_RUN)),-n)
+
 # The key goes to the AWS CLI through a pipe from a shell builtin, so it is in
 # no command line (ps), in no make output, and never echoed.
 .PHONY: put-secret
