@@ -67,6 +67,7 @@ const (
 	outputSiteURL        = "SiteUrl"
 	outputAPIBase        = "ApiBase"
 	outputPublishableKey = "PublishableKey"
+	outputAPIURL         = "ApiUrl" // the API base when ApiBase is empty
 )
 
 // stackOutputs returns the outputs of the stack, by key.

@@ -17,6 +17,7 @@
 //	SiteDistributionId  the CloudFront distribution (absent or empty: no invalidation)
 //	SiteUrl             the site's URL, printed at the end (optional)
 //	ApiBase             the API's base for the page: "/api" when same-origin
+//	                    (absent or empty: ApiUrl, the API's own URL, for a site on another origin)
 //	PublishableKey      the Clerk publishable key the page signs in with
 //
 // A flag given on the command line wins over the stack's output; with every

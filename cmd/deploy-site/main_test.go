@@ -331,6 +331,12 @@ func TestStackAndInvalidation(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "b.css")); err != nil {
 		t.Fatal(err)
 	}
+	if r := e.run("-stack", "site", "-dir", dir, "-n"); r.code != 0 || !strings.Contains(r.stdout, "would invalidate /index.html / /b.css in distribution E2EXAMPLE\n") {
+		t.Fatalf("dry run: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	if n := len(e.cf.batches()); n != 0 {
+		t.Fatalf("the dry run created %d invalidations", n)
+	}
 	if r := e.run("-stack", "site", "-dir", dir); r.code != 0 || !strings.Contains(r.stdout, "invalidation I2EXAMPLE") {
 		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -355,7 +361,7 @@ func TestMissingOutput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(string) map[string]string { return map[string]string{outputBucket: "some-bucket"} })
 	r := e.run("-stack", "site", "-dir", writeSite(t, map[string]string{"index.html": "x"}))
-	if r.code != 1 || r.stderr != "deploy-site: stack site has no output ApiBase (give -api-base instead)\n" {
+	if r.code != 1 || r.stderr != "deploy-site: stack site has no output ApiBase, or it is empty (the stack has no site?): give -api-base\n" {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -519,5 +525,27 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "uploaded 2, deleted 0, 0 unchanged") {
 		t.Errorf("stdout %q", stdout.String())
+	}
+}
+
+// A stack without the site (ApiBase empty) gives the page the API's own URL;
+// a stack that does not exist is one line naming it.
+func TestStackWithoutSite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(bucket string) map[string]string {
+		return map[string]string{outputBucket: bucket, outputAPIBase: "", outputAPIURL: "https://abc123.execute-api.eu-west-1.amazonaws.com",
+			outputPublishableKey: testKey, outputDistribution: ""}
+	})
+	dir := writeSite(t, map[string]string{"index.html": "x"})
+	if r := e.run("-stack", "site", "-dir", dir); r.code != 0 || !strings.Contains(r.stdout, "no invalidation") {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	if cfg := e.objects(t)[configKey].body; !strings.Contains(cfg, `"apiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com"`) {
+		t.Errorf("config.json = %s", cfg)
+	}
+	r := e.run("-stack", "nope", "-dir", dir)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "deploy-site: read the outputs of stack nope: ") ||
+		!strings.Contains(r.stderr, "Stack with id nope does not exist") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -226,8 +226,12 @@ func resolve(ctx context.Context, o *options, c *clients) (*target, error) {
 				return nil
 			}
 			*v = outputs[output]
+			if *v == "" && output == outputAPIBase {
+				// The site hosted elsewhere: the page calls the API's own URL.
+				*v = outputs[outputAPIURL]
+			}
 			if *v == "" && required {
-				return fmt.Errorf("stack %s has no output %s (give -%s instead)", o.stack, output, flagName)
+				return fmt.Errorf("stack %s has no output %s, or it is empty (the stack has no site?): give -%s", o.stack, output, flagName)
 			}
 			return nil
 		}
@@ -324,6 +328,12 @@ func makePlan(ctx context.Context, s3c *s3.Client, bucket string, files map[stri
 	sort.Strings(p.changed)
 	sort.Strings(p.deletes)
 	return p, nil
+}
+
+// stale are the keys CloudFront may serve an old copy of: the objects
+// replaced and those deleted (a new key was never cached).
+func (p *plan) stale() []string {
+	return append(append([]string{}, p.changed...), p.deletes...)
 }
 
 func sortedKeys(files map[string]*file) []string {
@@ -424,6 +434,9 @@ func deploy(ctx context.Context, args []string, stdout, stderr io.Writer, newCli
 		for _, k := range p.deletes {
 			fmt.Fprintf(stdout, "would delete %s\n", printable(k))
 		}
+		if stale := p.stale(); t.distribution != "" && len(stale) > 0 {
+			fmt.Fprintf(stdout, "would invalidate %s in distribution %s\n", printable(strings.Join(invalidationPaths(stale), " ")), t.distribution)
+		}
 		fmt.Fprintf(stdout, "dry run: would upload %d, delete %d, leave %d unchanged in s3://%s; nothing was changed\n",
 			len(p.upload), len(p.deletes), p.unchanged, t.bucket)
 		return nil
@@ -432,7 +445,7 @@ func deploy(ctx context.Context, args []string, stdout, stderr io.Writer, newCli
 		return err
 	}
 	fmt.Fprintf(stdout, "s3://%s: uploaded %d, deleted %d, %d unchanged\n", t.bucket, len(p.upload), len(p.deletes), p.unchanged)
-	stale := append(append([]string{}, p.changed...), p.deletes...)
+	stale := p.stale()
 	switch {
 	case t.distribution == "":
 		fmt.Fprintln(stdout, "no CloudFront distribution: no invalidation")
