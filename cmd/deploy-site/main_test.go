@@ -225,7 +225,17 @@ func TestPublish(t *testing.T) {
 	}
 
 	// A second run with no change uploads nothing.
+	var writes atomic.Int32
+	e.fail.Store(func(r *http.Request) bool {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writes.Add(1)
+		}
+		return false
+	})
 	r = e.run(e.flags(dir)...)
+	if n := writes.Load(); n != 0 {
+		t.Errorf("the second run sent %d requests that write", n)
+	}
 	if r.code != 0 || strings.HasPrefix(r.stdout, "uploaded ") || strings.Contains(r.stdout, "\nuploaded ") || !strings.Contains(r.stdout, "uploaded 0, deleted 0, 14 unchanged") {
 		t.Fatalf("second run: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
