@@ -235,7 +235,7 @@ func TestEnvironment(t *testing.T) {
 		"CLERK_SECRET_KEY_PARAMETER": "${ClerkSecretKeyParameterName}",
 		"CLERK_PUBLISHABLE_KEY":      "${ClerkPublishableKey}",
 		"CLERK_ISSUER":               "${ClerkIssuer}",
-		"CLERK_AUTHORIZED_PARTIES":   `{"Fn::Join":[",",{"Ref":"AllowedOrigins"}]}`,
+		// CLERK_AUTHORIZED_PARTIES: AllowedOrigins and the site's domain, see TestSiteAuthorizedParties.
 	}
 	for name, want := range checks {
 		for _, l := range functionsOf(t) {
