@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -595,6 +596,51 @@ func TestTranslatedSite(t *testing.T) {
 	for _, typ := range []string{"AWS::CloudFront::Distribution", "AWS::CloudFront::OriginAccessControl", "AWS::CloudFront::Function", "AWS::CloudFront::ResponseHeadersPolicy"} {
 		if n := len(resourcesOfType(tr, typ)); n != 1 {
 			t.Errorf("the translation has %d %s, want 1", n, typ)
+		}
+	}
+}
+
+// The site's parameters check what CloudFront will refuse, before a deploy.
+func TestSiteParameters(t *testing.T) {
+	t.Parallel()
+	s := template(t)
+	params := s.typed.Parameters
+	for _, c := range []struct {
+		param      string
+		good, bads []string
+	}{
+		{"ClerkFrontendApiHost", []string{"", "clerk.example.com", "abc-12.clerk.accounts.dev"}, []string{"https://clerk.example.com", "clerk.example.com/", "clerk example.com", "clerk.example.com$"}},
+		{"SiteDomainName", []string{"", "app.example.com", "www.example.co.uk"}, []string{"https://app.example.com", "app", "*.example.com"}},
+		{"SiteCertificateArn", []string{"", "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"},
+			[]string{"arn:aws:acm:eu-west-1:123456789012:certificate/0a1b", "0a1b2c3d"}},
+	} {
+		p, ok := params[c.param]
+		if !ok || p.AllowedPattern == nil || p.Description == nil {
+			t.Errorf("parameter %s needs an AllowedPattern and a Description", c.param)
+			continue
+		}
+		re := regexp.MustCompile(*p.AllowedPattern)
+		for _, v := range c.good {
+			if !re.MatchString(v) {
+				t.Errorf("parameter %s rejects the valid %q", c.param, v)
+			}
+		}
+		for _, v := range c.bads {
+			if re.MatchString(v) {
+				t.Errorf("parameter %s accepts the invalid %q", c.param, v)
+			}
+		}
+	}
+	if p := params["SitePriceClass"]; !slices.Equal(p.AllowedValues, []any{"PriceClass_100", "PriceClass_200", "PriceClass_All"}) {
+		t.Errorf("parameter SitePriceClass allows %v, want the three CloudFront price classes", p.AllowedValues)
+	}
+	// A deploy with the site and no Clerk host would serve a page whose CSP
+	// blocks Clerk; a domain without a certificate (or the reverse) fails in
+	// CloudFront, late. The Rules refuse both up front.
+	rules := render(s.raw["Rules"])
+	for _, want := range []string{`"ClerkFrontendApiHost"`, `"SiteCertificateArn"`} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("template.yaml's Rules do not check %s", want)
 		}
 	}
 }
