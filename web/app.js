@@ -5,12 +5,16 @@
 //   fetch(API + "/private", { headers: { Authorization: "Bearer " + token } });
 //
 // Settings come from config.json beside this file:
-//   { "apiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com",
+//   { "apiUrl": "/api",                       // the API on this site's origin
 //     "publishableKey": "pk_live_..." }       // sign in with Clerk for real
-// With a publishable key the page loads Clerk's JS from the instance's
-// Frontend API. make dev serves its own config.json: with the Clerk stand-in
-// it names a loopback dev-token endpoint instead of a key,
-//   { "apiUrl": "http://127.0.0.1:3000",
+// "/api" is the API behind the same CloudFront distribution (and behind
+// make dev's site server): no CORS, no preflight. A site hosted elsewhere
+// names the API's own URL instead, such as
+// "https://abc123.execute-api.eu-west-1.amazonaws.com", and the API answers
+// with CORS. With a publishable key the page loads Clerk's JS from the
+// instance's Frontend API. make dev serves its own config.json: with the
+// Clerk stand-in it names a loopback dev-token endpoint instead of a key,
+//   { "apiUrl": "/api",
 //     "devTokenUrl": "http://127.0.0.1:41234/dev-token" }
 // and the page asks it for a token: GET devTokenUrl?as=user|admin answers
 // {"token": "..."} to this page's origin only.

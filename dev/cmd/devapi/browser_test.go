@@ -7,21 +7,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
-// TestSiteInBrowser opens the example site that make dev serves in a real
-// headless Chromium and clicks through it as a person would, against the
-// real functions and the Clerk stand-in: every call crosses origins, as it
-// does from CloudFront. Then it opens the same page from an origin the API
-// does not allow and checks that the browser blocks it.
+// TestSiteInBrowser opens the example site that make dev serves in its
+// cross-origin mode (-site-cross-origin) in a real headless Chromium and
+// clicks through it as a person would, against the real functions and the
+// Clerk stand-in: every call crosses origins, as it does from a site hosted
+// elsewhere. Then it opens the same page from an origin the API does not
+// allow and checks that the browser blocks it.
 func TestSiteInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	t.Parallel()
-	s, log := startProject(t)
+	s, log := startProjectEnv(t, map[string]string{"DEV_SITE_CROSS_ORIGIN": "1"})
 	ctx := newBrowser(t, chromium)
 
 	page := browserPage{t: t, ctx: ctx}
@@ -34,7 +39,6 @@ func TestSiteInBrowser(t *testing.T) {
 		{"user", "/me", "200 OK", "alice@example.com"},
 		{"user", "/admin/users", "403 Forbidden", `"code": "forbidden"`},
 		{"admin", "/admin/users", "200 OK", `"id": "` + userID + `"`},
-		{"", "/private", "401 Unauthorized", `"message": "Unauthorized"`},
 	} {
 		status, body := page.click(step.as, step.path)
 		if status != step.status || !strings.Contains(body, step.body) {
@@ -71,6 +75,85 @@ func TestSiteInBrowser(t *testing.T) {
 	}
 	if got := len(log.linesFor("/public 200")); got != answered+1 {
 		t.Errorf("the API answered /public %d times for the other origin, want once: the block is the browser's CORS check", got-answered)
+	}
+}
+
+// TestSameOriginSiteInBrowser opens the example site in make dev's default
+// mode, the API under /api on the site's own origin as CloudFront serves
+// it: the page works under the template's Content-Security-Policy with no
+// console error, calls /api/private as a signed-in user and as an admin,
+// and sends no preflight.
+func TestSameOriginSiteInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	t.Parallel()
+	s, log := startProject(t)
+	if s.siteConfig.APIURL != "/api" || s.siteHeaders["Content-Security-Policy"] == "" {
+		t.Fatalf("site config %+v, headers %v: want the API on /api under a CSP", s.siteConfig, s.siteHeaders)
+	}
+	ctx := newBrowser(t, chromium)
+	var mu sync.Mutex
+	var problems []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				for _, a := range ev.Args {
+					msg += " " + string(a.Value) + a.Description
+				}
+				msg = "console." + string(ev.Type) + ":" + msg
+			}
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				msg += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *cdplog.EventEntryAdded:
+			// The browser's own request for /favicon.ico, which web/ does not
+			// have, is not the page's.
+			if ev.Entry.Level == cdplog.EntryLevelError && !strings.HasSuffix(ev.Entry.URL, "/favicon.ico") {
+				msg = "log " + string(ev.Entry.Source) + ": " + ev.Entry.Text + " " + ev.Entry.URL
+			}
+		}
+		if msg != "" {
+			mu.Lock()
+			problems = append(problems, msg)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, enable := range []cdp.Command[cdp.Empty, cdp.Empty]{cdplog.Enable, runtime.Enable} {
+		if _, err := chromedp.Call(ctx, enable, cdp.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	page := browserPage{t: t, ctx: ctx}
+	page.open(s.siteOrigins[0])
+	for _, step := range []struct {
+		as, path, status, body string
+	}{
+		{"", "/public", "200 OK", "Hello from the public endpoint"},
+		{"user", "/private", "200 OK", `"userId": "` + userID + `"`},
+		{"admin", "/private", "200 OK", `"userId": "`},
+		{"admin", "/admin/users", "200 OK", `"id": "` + userID + `"`},
+	} {
+		status, body := page.click(step.as, step.path)
+		if status != step.status || !strings.Contains(body, step.body) {
+			t.Errorf("as %q, %s shows %q and\n%s\nwant %q with %s", step.as, step.path, status, body, step.status, step.body)
+		}
+	}
+	if got := len(log.linesFor("/private 200")); got != 2 {
+		t.Errorf("the API answered /private with 200 %d times, want twice (user, admin):\n%s", got, log.String())
+	}
+	if got := log.linesFor("OPTIONS"); len(got) > 0 {
+		t.Errorf("the page sent a preflight to its own origin:\n%s", strings.Join(got, "\n"))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("the console showed, under the CSP %q:\n%s", s.siteHeaders["Content-Security-Policy"], strings.Join(problems, "\n"))
 	}
 }
 

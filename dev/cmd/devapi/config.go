@@ -38,9 +38,12 @@ type serveConfig struct {
 	// SiteDir is the folder served there (web/).
 	SiteAddr string
 	SiteDir  string
-	RIE      string
-	EnvFile  string
-	CacheDir string
+	// SiteCrossOrigin points the example site at the API's own origin, with
+	// CORS, instead of /api on the site's origin.
+	SiteCrossOrigin bool
+	RIE             string
+	EnvFile         string
+	CacheDir        string
 	// IntegrationTimeout is API Gateway's 30 s, shorter only in tests.
 	IntegrationTimeout time.Duration
 	// Poll is how often source files are checked for changes; 0 turns
@@ -65,6 +68,8 @@ func parseServeFlags(args []string, stderr io.Writer, getenv func(string) (strin
 		"let -addr be reachable from other machines (also "+allowRemoteName+"=1): the local API then serves them too")
 	fs.StringVar(&cfg.SiteAddr, "site-addr", envOr(getenv, "DEV_SITE_ADDR", ""),
 		"loopback address of the example site (also DEV_SITE_ADDR; default "+defaultSiteAddr+", or a free port when -addr asks for one)")
+	fs.BoolVar(&cfg.SiteCrossOrigin, "site-cross-origin", envOr(getenv, "DEV_SITE_CROSS_ORIGIN", "") == "1",
+		"point the example site at the API's own origin, with CORS, instead of /api on the site's origin (also DEV_SITE_CROSS_ORIGIN=1)")
 	fs.StringVar(&cfg.Template, "template", filepath.Join(root, "template.yaml"), "SAM template to serve")
 	fs.StringVar(&cfg.RIE, "rie", envOr(getenv, "RIE_BIN", filepath.Join(root, ".tools", "bin", "aws-lambda-rie")), "aws-lambda-rie binary (also RIE_BIN)")
 	fs.StringVar(&cfg.EnvFile, "env-file", filepath.Join(root, ".env"), "settings for the functions, if the file exists")

@@ -165,6 +165,12 @@ func TestFunctionsWithSampleEvents(t *testing.T) {
 // mode, once per test, and returns it with its log.
 func startProject(t *testing.T) (*devServer, *logBuffer) {
 	t.Helper()
+	return startProjectEnv(t, nil)
+}
+
+// startProjectEnv is startProject with a process environment of env alone.
+func startProjectEnv(t *testing.T, env map[string]string) (*devServer, *logBuffer) {
+	t.Helper()
 	rieBin(t)
 	root, err := moduleRoot()
 	if err != nil {
@@ -183,7 +189,7 @@ func startProject(t *testing.T) (*devServer, *logBuffer) {
 			t.Skipf("%s is not written yet", fn.Dir)
 		}
 	}
-	return startLocal(t, template, nil)
+	return startLocal(t, template, env)
 }
 
 // startLocal starts the local API in-process on free ports, for the API and
@@ -204,6 +210,7 @@ func startLocal(t *testing.T, template string, env map[string]string) (*devServe
 		Addr:               "127.0.0.1:0",
 		SiteAddr:           "127.0.0.1:0",
 		SiteDir:            filepath.Join(root, "web"),
+		SiteCrossOrigin:    env["DEV_SITE_CROSS_ORIGIN"] == "1",
 		Template:           template,
 		RIE:                rieBin(t),
 		EnvFile:            filepath.Join(t.TempDir(), ".env"),

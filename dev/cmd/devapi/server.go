@@ -49,6 +49,8 @@ type devServer struct {
 	// template's: the site's, and in stand-in mode the Vite dev server's.
 	site         *http.Server
 	siteConfig   siteConfig
+	siteHeaders  map[string]string
+	siteLn       net.Listener
 	siteOrigins  []string
 	localOrigins []string
 }
@@ -149,6 +151,7 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 	})
 	s.http.Handler = s.gw
 	go func() { _ = s.http.Serve(ln) }()
+	s.serveSite()
 	if err := s.printBanner(); err != nil {
 		return nil, err
 	}

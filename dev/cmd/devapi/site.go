@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,8 +9,11 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"clerk-lambda/dev/apispec"
 )
 
 // siteConfig is the example site's config.json, as web/app.js reads it:
@@ -77,22 +81,141 @@ func siteHandler(dir string, config siteConfig) (http.Handler, error) {
 	return mux, nil
 }
 
-// startSite serves the example site on ln, configured for this local API.
+// startSite prepares the example site on ln, configured for this local API:
+// the files of the site folder, config.json, the API under /api on the same
+// origin (as CloudFront's /api/* behavior), and the security headers of the
+// template's response headers policy. serveSite starts it, once the gateway
+// it hands /api/* to exists.
 func (s *devServer) startSite(ln net.Listener, settings map[string]string) error {
-	config := siteConfig{APIURL: s.url}
+	config := siteConfig{APIURL: sameOriginAPI}
+	if s.cfg.SiteCrossOrigin {
+		config.APIURL = s.url
+	}
+	clerkHost := ""
 	if s.standIn != nil {
 		config.DevTokenURL = s.standIn.devTokenURL()
+		clerkHost = s.standIn.controlAt
 	} else {
 		config.PublishableKey = setting("CLERK_PUBLISHABLE_KEY", settings, s.cfg.Getenv)
+		clerkHost = frontendAPIHost(config.PublishableKey)
 	}
 	handler, err := siteHandler(s.cfg.SiteDir, config)
 	if err != nil {
 		return err
 	}
+	headers, err := s.resolveSiteHeaders(clerkHost)
+	if err != nil {
+		return err
+	}
 	s.siteConfig = config
-	s.site = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.site.Serve(ln) }()
+	s.siteHeaders = headers
+	s.siteLn = ln
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.gw.ServeHTTP(w, r) })
+	s.site = &http.Server{Handler: withHeaders(withAPI(handler, api), headers), ReadHeaderTimeout: 10 * time.Second}
 	return nil
+}
+
+// serveSite starts serving what startSite prepared.
+func (s *devServer) serveSite() {
+	go func() { _ = s.site.Serve(s.siteLn) }()
+}
+
+// sameOriginAPI is config.json's apiUrl by default: the API on the site's
+// own origin, as CloudFront serves it in production.
+const sameOriginAPI = "/api"
+
+// The template's CSP names the API by its execute-api host and the Clerk
+// Frontend API over https. Locally both are plain-HTTP loopback origins, so
+// the API's host is resolved to a marker that resolveSiteHeaders then replaces with
+// the local API's origin, and https:// before the Clerk host becomes http://
+// when that host is the stand-in's loopback endpoint.
+const (
+	apiMarkerID     = "local-api"
+	apiMarkerRegion = "local"
+	apiMarkerSuffix = "invalid"
+	apiMarkerOrigin = "https://" + apiMarkerID + ".execute-api." + apiMarkerRegion + "." + apiMarkerSuffix
+)
+
+// resolveSiteHeaders gives the security headers of the template's response headers
+// policy, resolved for this machine: the Clerk host is clerkHost (in
+// stand-in mode the stand-in's dev-token endpoint, which plays the Frontend
+// API's part for the page; otherwise the host in CLERK_PUBLISHABLE_KEY, or
+// the parameter's default when there is no key), and the API's origin is
+// the local API's. A template without a policy gives none.
+func (s *devServer) resolveSiteHeaders(clerkHost string) (map[string]string, error) {
+	vars := map[string]string{"Api": apiMarkerID, "AWS::Region": apiMarkerRegion, "AWS::URLSuffix": apiMarkerSuffix}
+	if clerkHost != "" {
+		vars["ClerkFrontendApiHost"] = clerkHost
+	}
+	headers, err := apispec.SecurityHeaders(s.cfg.Template, vars)
+	if err != nil {
+		return nil, err
+	}
+	if csp, ok := headers["Content-Security-Policy"]; ok {
+		pairs := []string{apiMarkerOrigin, s.url}
+		if s.standIn != nil {
+			pairs = append(pairs, "https://"+clerkHost, "http://"+clerkHost)
+		}
+		headers["Content-Security-Policy"] = strings.NewReplacer(pairs...).Replace(csp)
+	}
+	return headers, nil
+}
+
+// frontendAPIHost is the Frontend API host in a publishable key ("pk_test_"
+// or "pk_live_", then the base64 of the host and "$"), or "" when key is
+// not one.
+func frontendAPIHost(key string) string {
+	parts := strings.SplitN(key, "_", 3)
+	if len(parts) != 3 || parts[0] != "pk" {
+		return ""
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(parts[2], "="))
+	if err != nil || !strings.HasSuffix(string(raw), "$") {
+		return ""
+	}
+	return strings.TrimSuffix(string(raw), "$")
+}
+
+// withAPI hands /api and /api/... to api with the prefix stripped ("/api"
+// alone becomes "/"), as the CloudFront Function of the /api/* behavior
+// does; the query string and every header, Authorization among them, pass
+// through. Everything else goes to site.
+func withAPI(site, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, sameOriginAPI)
+		if !ok || (rest != "" && rest[0] != '/') {
+			site.ServeHTTP(w, r)
+			return
+		}
+		if rest == "" {
+			rest = "/"
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = rest
+		if r.URL.RawPath != "" {
+			raw := strings.TrimPrefix(r.URL.RawPath, sameOriginAPI)
+			if raw == "" {
+				raw = "/"
+			}
+			r2.URL.RawPath = raw
+		}
+		r2.RequestURI = r2.URL.RequestURI()
+		api.ServeHTTP(w, r2)
+	})
+}
+
+// withHeaders sets headers on every response, the API's included, as a
+// response headers policy with Override does.
+func withHeaders(h http.Handler, headers map[string]string) http.Handler {
+	if len(headers) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name, v := range headers {
+			w.Header().Set(name, v)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // siteLine tells where the example site is and how it gets its tokens.
@@ -105,5 +228,9 @@ func (s *devServer) siteLine() string {
 	default:
 		how = "set CLERK_PUBLISHABLE_KEY in .env to sign in there; until then only /public works"
 	}
-	return fmt.Sprintf("example site on %s (web/, another origin, as from CloudFront): %s", s.siteOrigins[0], how)
+	where := "the API on its own origin under /api, as from CloudFront"
+	if s.cfg.SiteCrossOrigin {
+		where = "the API from another origin, with CORS"
+	}
+	return fmt.Sprintf("example site on %s (web/, %s): %s", s.siteOrigins[0], where, how)
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
@@ -218,9 +220,9 @@ func TestLocalOrigins(t *testing.T) {
 			if (s.standIn != nil) != tc.standIn {
 				t.Fatalf("stand-in running: %v, want %v", s.standIn != nil, tc.standIn)
 			}
-			want := siteConfig{APIURL: s.URL(), PublishableKey: pk}
+			want := siteConfig{APIURL: "/api", PublishableKey: pk}
 			if tc.standIn {
-				want = siteConfig{APIURL: s.URL(), DevTokenURL: s.standIn.devTokenURL()}
+				want = siteConfig{APIURL: "/api", DevTokenURL: s.standIn.devTokenURL()}
 			}
 			_, body := gatewaytest.Call(t, "GET", s.siteOrigins[0]+"/config.json", nil)
 			var got siteConfig
@@ -246,5 +248,77 @@ func TestLocalOrigins(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSiteAPIPrefix: the site's origin hands /api and /api/... to the API
+// with the prefix stripped, the query string and Authorization kept, as
+// CloudFront's /api/* behavior does; other paths stay the site's; every
+// answer carries the security headers.
+func TestSiteAPIPrefix(t *testing.T) {
+	t.Parallel()
+	site := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "site %s", r.URL.Path) })
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "api %s ?%s %s %s", r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), r.RequestURI)
+	})
+	srv := httptest.NewServer(withHeaders(withAPI(site, api), map[string]string{"X-Frame-Options": "DENY"}))
+	t.Cleanup(srv.Close)
+	for path, want := range map[string]string{
+		"/api/private?x=1":   "api /private ?x=1 Bearer t /private?x=1",
+		"/api":               "api / ? Bearer t /",
+		"/api/":              "api / ? Bearer t /",
+		"/api/admin/users/1": "api /admin/users/1 ? Bearer t /admin/users/1",
+		"/apiary":            "site /apiary",
+		"/app.js":            "site /app.js",
+	} {
+		resp, body := gatewaytest.Call(t, "GET", srv.URL+path, map[string]string{"Authorization": "Bearer t"})
+		if body != want || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s = %q %v, want %q with the security headers", path, body, resp.Header, want)
+		}
+	}
+}
+
+// TestSiteSecurityHeaders: the site sends the template's security headers,
+// its CSP naming the stand-in's endpoint and the local API over plain HTTP;
+// a template without a policy gives none.
+func TestSiteSecurityHeaders(t *testing.T) {
+	rieBin(t)
+	t.Parallel()
+	s, _ := startProject(t)
+	resp, _ := gatewaytest.Call(t, "GET", s.siteOrigins[0]+"/", nil)
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self' http://" + s.standIn.controlAt + ";",
+		"connect-src 'self' http://" + s.standIn.controlAt + " " + s.URL() + ";", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+		}
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" ||
+		!strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") || resp.Header.Get("Referrer-Policy") == "" {
+		t.Errorf("headers %v, want the template's security headers", resp.Header)
+	}
+	resp, body := gatewaytest.Call(t, "GET", s.siteOrigins[0]+"/api/public", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") != csp {
+		t.Errorf("GET /api/public on the site = %d %s %v, want the API's answer with the same headers", resp.StatusCode, body, resp.Header)
+	}
+
+	plain, _ := startLocal(t, "testdata/serve.yaml", nil)
+	resp, _ = gatewaytest.Call(t, "GET", plain.siteOrigins[0]+"/", nil)
+	if h := resp.Header.Get("Content-Security-Policy"); h != "" || len(plain.siteHeaders) != 0 {
+		t.Errorf("a template without a policy: CSP %q, headers %v; want none", h, plain.siteHeaders)
+	}
+}
+
+func TestFrontendAPIHost(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]string{
+		"pk_test_Y2xlcmsuZXhhbXBsZS5jb20k": "clerk.example.com",
+		"pk_live_Y2xlcmsuZXhhbXBsZS5jb20k": "clerk.example.com",
+		"pk_test_REPLACE_ME":               "",
+		"":                                 "",
+	} {
+		if got := frontendAPIHost(key); got != want {
+			t.Errorf("frontendAPIHost(%q) = %q, want %q", key, got, want)
+		}
 	}
 }
