@@ -9,10 +9,10 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 
 	"github.com/clerk/clerk-sdk-go/v2"
 
+	"clerk-lambda/cmd/internal/termtext"
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/settings"
 )
@@ -139,7 +139,7 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(u.ID), orDash(printable(firstEmail(u))), orDash(printable(name(u))))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", termtext.Printable(u.ID), orDash(termtext.Printable(firstEmail(u))), orDash(termtext.Printable(name(u))))
 	}
 	return tw.Flush()
 }
@@ -177,7 +177,7 @@ func (c *cli) get(ctx context.Context, args []string) error {
 	if email == "" {
 		return fmt.Errorf("user %s has no email address", u.ID)
 	}
-	_, err = fmt.Fprintln(c.stdout, printable(email))
+	_, err = fmt.Fprintln(c.stdout, termtext.Printable(email))
 	return err
 }
 
@@ -205,19 +205,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// oneLine collapses white space, so an error is one line whatever it wraps.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// printable replaces what a terminal would act on rather than show (control
-// and format characters, such as escape sequences or a right-to-left
-// override in a user's name) with "?", so text from Clerk prints as text.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if !unicode.IsGraphic(r) {
-			return '?'
-		}
-		return r
-	}, s)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"clerk-lambda/cmd/internal/termtext"
 	"clerk-lambda/shared/settings"
 )
 
@@ -51,10 +52,10 @@ func run(args []string, env settings.Lookup, stdout, stderr io.Writer) int {
 	case errors.As(err, &usage):
 		// The error may echo an argument: its control characters are not
 		// passed to the terminal.
-		fmt.Fprintf(stderr, "clerk-users: %s (usage: %s)\n", printable(oneLine(usage.err.Error())), usage.line)
+		fmt.Fprintf(stderr, "clerk-users: %s (usage: %s)\n", termtext.Printable(termtext.OneLine(usage.err.Error())), usage.line)
 		return 2
 	default:
-		fmt.Fprintln(stderr, "clerk-users:", printable(oneLine(err.Error())))
+		fmt.Fprintln(stderr, "clerk-users:", termtext.Printable(termtext.OneLine(err.Error())))
 		return 1
 	}
 }

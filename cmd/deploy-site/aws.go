@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"clerk-lambda/shared/export"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -32,9 +33,9 @@ const credentialsTimeout = 20 * time.Second
 
 // awsClients builds the clients from the default AWS configuration
 // (environment, shared files, SSO, an instance role), after checking that it
-// has credentials and a region. As shared/export's NewS3Client does, an S3
-// endpoint given by AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (a local S3
-// server) is addressed path-style; AWS_ENDPOINT_URL_CLOUDFRONT and
+// has credentials and a region. An S3 endpoint given by AWS_ENDPOINT_URL_S3
+// or AWS_ENDPOINT_URL (a local S3 server) is addressed path-style
+// (export.S3FromConfig); AWS_ENDPOINT_URL_CLOUDFRONT and
 // AWS_ENDPOINT_URL_CLOUDFORMATION are honoured by the SDK itself.
 func awsClients(ctx context.Context) (*clients, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -52,9 +53,8 @@ func awsClients(ctx context.Context) (*clients, error) {
 	case cfg.Region == "":
 		return nil, errors.New("no AWS region: set AWS_REGION, or a region in your AWS profile")
 	}
-	custom := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	return &clients{
-		S3:             s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = custom }),
+		S3:             export.S3FromConfig(cfg),
 		CloudFront:     cloudfront.NewFromConfig(cfg),
 		CloudFormation: cloudformation.NewFromConfig(cfg),
 	}, nil

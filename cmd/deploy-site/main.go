@@ -36,7 +36,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"unicode"
+
+	"clerk-lambda/cmd/internal/termtext"
 )
 
 func main() {
@@ -67,10 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newClient
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "deploy-site: %s (usage: %s)\n", printable(oneLine(ue.Error())), usage)
+		fmt.Fprintf(stderr, "deploy-site: %s (usage: %s)\n", termtext.Printable(termtext.OneLine(ue.Error())), usage)
 		return 2
 	default:
-		fmt.Fprintln(stderr, "deploy-site:", printable(oneLine(err.Error())))
+		fmt.Fprintln(stderr, "deploy-site:", termtext.Printable(termtext.OneLine(err.Error())))
 		return 1
 	}
 }
@@ -125,18 +126,4 @@ func (o *options) needsStack() bool {
 		}
 	}
 	return false
-}
-
-// oneLine collapses white space, so an error is one line whatever it wraps.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// printable replaces control and format characters with "?", so a file
-// name or an AWS message prints as text.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if !unicode.IsGraphic(r) {
-			return '?'
-		}
-		return r
-	}, s)
 }

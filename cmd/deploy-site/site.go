@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"clerk-lambda/cmd/internal/termtext"
 	"clerk-lambda/shared/settings"
 )
 
@@ -377,7 +378,7 @@ func apply(ctx context.Context, s3c *s3.Client, bucket string, p *plan, stdout i
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				fmt.Fprintf(stdout, "uploaded %s (%s; %s)\n", printable(f.key), f.contentType, f.cacheControl)
+				fmt.Fprintf(stdout, "uploaded %s (%s; %s)\n", termtext.Printable(f.key), f.contentType, f.cacheControl)
 				return nil
 			})
 		}
@@ -394,7 +395,7 @@ func apply(ctx context.Context, s3c *s3.Client, bucket string, p *plan, stdout i
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(stdout, "deleted %s\n", printable(key))
+			fmt.Fprintf(stdout, "deleted %s\n", termtext.Printable(key))
 			return nil
 		})
 	}
@@ -429,13 +430,13 @@ func deploy(ctx context.Context, args []string, stdout, stderr io.Writer, newCli
 	}
 	if o.dryRun {
 		for _, f := range p.upload {
-			fmt.Fprintf(stdout, "would upload %s (%s; %s)\n", printable(f.key), f.contentType, f.cacheControl)
+			fmt.Fprintf(stdout, "would upload %s (%s; %s)\n", termtext.Printable(f.key), f.contentType, f.cacheControl)
 		}
 		for _, k := range p.deletes {
-			fmt.Fprintf(stdout, "would delete %s\n", printable(k))
+			fmt.Fprintf(stdout, "would delete %s\n", termtext.Printable(k))
 		}
 		if stale := p.stale(); t.distribution != "" && len(stale) > 0 {
-			fmt.Fprintf(stdout, "would invalidate %s in distribution %s\n", printable(strings.Join(invalidationPaths(stale), " ")), t.distribution)
+			fmt.Fprintf(stdout, "would invalidate %s in distribution %s\n", termtext.Printable(strings.Join(invalidationPaths(stale), " ")), t.distribution)
 		}
 		fmt.Fprintf(stdout, "dry run: would upload %d, delete %d, leave %d unchanged in s3://%s; nothing was changed\n",
 			len(p.upload), len(p.deletes), p.unchanged, t.bucket)

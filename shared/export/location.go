@@ -9,6 +9,7 @@ import (
 
 	"clerk-lambda/shared/settings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -46,6 +47,12 @@ func NewS3Client(ctx context.Context) (*s3.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	return S3FromConfig(cfg), nil
+}
+
+// S3FromConfig is an S3 client for cfg that addresses a custom endpoint
+// (AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) path-style, as NewS3Client does.
+func S3FromConfig(cfg aws.Config) *s3.Client {
 	custom := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = custom }), nil
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = custom })
 }
