@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -25,7 +26,6 @@ import (
 	"clerk-lambda/dev/emulator"
 	"clerk-lambda/internal/projectroot"
 	"clerk-lambda/shared/settings"
-	"clerk-lambda/shared/startup"
 )
 
 // lambdaSpec is one deployed function as the template declares it and as
@@ -88,19 +88,16 @@ func checkReads(root, tmp string, fn *apispec.Function) ([]string, error) {
 	if err := emulator.Build(context.Background(), root, fn.Dir, bin); err != nil {
 		return nil, err
 	}
-	env := []string{"PATH=" + os.Getenv("PATH")}
+	env := map[string]string{}
 	for k, v := range fn.Env {
 		if o, ok := checkOverrides[k]; ok {
 			v = o
 		}
-		env = append(env, k+"="+v)
+		env[k] = v
 	}
-	cmd := exec.Command(bin, startup.CheckFlag)
-	cmd.Env = env
-	raw, err := cmd.Output()
-	var r startup.Report
-	if jerr := json.Unmarshal(raw, &r); jerr != nil {
-		return nil, fmt.Errorf("-check printed no report (%v): %s", err, raw)
+	r, ok := emulator.Check(context.Background(), bin, env)
+	if !ok {
+		return nil, errors.New("-check printed no report: its main does not use shared/startup")
 	}
 	if r.Error != "" {
 		return nil, fmt.Errorf("does not start with the template's settings: %s", r.Error)

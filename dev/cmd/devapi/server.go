@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,7 +20,6 @@ import (
 	"clerk-lambda/dev/cmd/devapi/gateway"
 	"clerk-lambda/dev/emulator"
 	"clerk-lambda/internal/lockedio"
-	"clerk-lambda/shared/startup"
 )
 
 // devOrigin is the Vite dev server's origin: in stand-in mode the local API
@@ -305,22 +302,11 @@ func (s *devServer) checkAll(ctx context.Context) error {
 
 // check runs the function's start-up check, and reports whether it has one.
 func (f *builtFunction) check(ctx context.Context) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, f.bootstrap, startup.CheckFlag)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range f.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, _ := cmd.Output()
-	var r startup.Report
-	if json.Unmarshal(out, &r) != nil || r.Function == "" {
-		return false, nil
-	}
-	if r.Error != "" {
+	r, ok := emulator.Check(ctx, f.bootstrap, f.env)
+	if ok && r.Error != "" {
 		return true, fmt.Errorf("%s will not start: %s (fix it in .env, the environment or template.yaml)", f.spec.Name, r.Error)
 	}
-	return true, nil
+	return ok, nil
 }
 
 func (f *builtFunction) emulated() emulator.Function {
