@@ -133,11 +133,22 @@ func withResource(tmpl []byte, resource string) ([]byte, error) {
 func render(text string, r route) string {
 	var b strings.Builder
 	t := template.Must(template.New("").Delims("[[", "]]").Parse(text))
-	_ = t.Execute(&b, map[string]string{
+	_ = t.Execute(&b, map[string]any{
 		"Name": r.name, "ID": r.id(), "LogGroup": r.logGroup(), "Alarm": strings.TrimSuffix(r.id(), "Function"), "Method": r.method, "Path": r.path, "Key": r.key(),
-		"Event": strings.ToUpper(r.method[:1]) + strings.ToLower(r.method[1:]),
+		"Event":  strings.ToUpper(r.method[:1]) + strings.ToLower(r.method[1:]),
+		"Alarms": alarms(r),
 	})
 	return b.String()
+}
+
+// alarm is one of the AWS/Lambda alarms every function has.
+type alarm struct{ Metric, Suffix, Description string }
+
+func alarms(r route) []alarm {
+	return []alarm{
+		{"Errors", "errors", r.id() + " returned errors (" + r.key() + " failed). See its log group."},
+		{"Throttles", "throttles", "Lambda refused to run " + r.id() + " (its reserved concurrency or the account's is used up)."},
+	}
 }
 
 const resourceTemplate = `  # [[.Key]]: functions/[[.Name]], for signed-in callers.
@@ -162,16 +173,17 @@ const resourceTemplate = `  # [[.Key]]: functions/[[.Name]], for signed-in calle
     Properties:
       LogGroupName: !Sub /aws/lambda/${AWS::StackName}/[[.ID]]
       RetentionInDays: !Ref LogRetentionDays
-  [[.Alarm]]ErrorsAlarm:
+[[- range .Alarms]]
+  [[$.Alarm]][[.Metric]]Alarm:
     Type: AWS::CloudWatch::Alarm
     Properties:
-      AlarmName: !Sub ${AWS::StackName}-[[.ID]]-errors
-      AlarmDescription: [[.ID]] returned errors ([[.Key]] failed). See its log group.
+      AlarmName: !Sub ${AWS::StackName}-[[$.ID]]-[[.Suffix]]
+      AlarmDescription: [[.Description]]
       Namespace: AWS/Lambda
-      MetricName: Errors
+      MetricName: [[.Metric]]
       Dimensions:
         - Name: FunctionName
-          Value: !Ref [[.ID]]
+          Value: !Ref [[$.ID]]
       Statistic: Sum
       Period: 300
       EvaluationPeriods: 1
@@ -180,24 +192,7 @@ const resourceTemplate = `  # [[.Key]]: functions/[[.Name]], for signed-in calle
       TreatMissingData: notBreaching
       AlarmActions: [!Ref AlarmTopic]
       OKActions: [!Ref AlarmTopic]
-  [[.Alarm]]ThrottlesAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmName: !Sub ${AWS::StackName}-[[.ID]]-throttles
-      AlarmDescription: Lambda refused to run [[.ID]] (its reserved concurrency or the account's is used up).
-      Namespace: AWS/Lambda
-      MetricName: Throttles
-      Dimensions:
-        - Name: FunctionName
-          Value: !Ref [[.ID]]
-      Statistic: Sum
-      Period: 300
-      EvaluationPeriods: 1
-      Threshold: 1
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: [!Ref AlarmTopic]
-      OKActions: [!Ref AlarmTopic]
+[[- end]]
 `
 
 const mainTemplate = `// Command [[.Name]] answers [[.Key]] for signed-in callers: the
