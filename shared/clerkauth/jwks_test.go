@@ -230,6 +230,7 @@ func unfitKeys(t *testing.T) map[string]string {
 		"ins_e1":    jwkJSON(t, jose.JSONWebKey{Key: &rsa.PublicKey{N: a.priv.N, E: 1}, KeyID: "ins_e1", Use: "sig"}),
 		"ins_enc":   jwkJSON(t, jose.JSONWebKey{Key: &a.priv.PublicKey, KeyID: "ins_enc", Use: "enc"}),
 		"ins_rs512": jwkJSON(t, jose.JSONWebKey{Key: &a.priv.PublicKey, KeyID: "ins_rs512", Algorithm: "RS512"}),
+		"ins_noalg": jwkJSON(t, jose.JSONWebKey{Key: &a.priv.PublicKey, KeyID: "ins_noalg", Use: "sig"}),
 		"ins_xyz":   `{"kty":"XYZ","kid":"ins_xyz","x":"AQAB"}`,
 		"ins_bad":   `{"kty":"RSA","kid":"ins_bad","n":"!!!","e":"AQAB"}`,
 		"":          jwkJSON(t, jose.JSONWebKey{Key: &a.priv.PublicKey, Algorithm: "RS256"}),
@@ -268,6 +269,7 @@ func TestJWKSSkipsUnfitKeys(t *testing.T) {
 		"ins_e1":    "RSA key has exponent 1, want an odd one of at least 3",
 		"ins_enc":   "use \"enc\", not sig",
 		"ins_rs512": "alg \"RS512\", not RS256",
+		"ins_noalg": "no alg (a key is used only for the RS256 it names)",
 		"ins_xyz":   "key type \"XYZ\", not RSA",
 		"ins_bad":   "not a key go-jose can decode",
 	} {

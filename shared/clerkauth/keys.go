@@ -272,7 +272,7 @@ func noUsableKeys(skipped map[string]string) error {
 
 // keyProblem says why a key of a JWKS is skipped, or "" when it is usable:
 // it needs a kid, must be meant for signatures (use "sig" or none) and RS256
-// (alg "RS256" or none), and be an RSA public key in which rsaProblem finds
+// (alg "RS256", which verify requires), and be an RSA public key in which rsaProblem finds
 // nothing wrong.
 func keyProblem(k *clerk.JSONWebKey) string {
 	switch {
@@ -294,7 +294,15 @@ func keyProblem(k *clerk.JSONWebKey) string {
 	if !ok {
 		return "not an RSA public key"
 	}
-	return rsaProblem(rsaKey)
+	if problem := rsaProblem(rsaKey); problem != "" {
+		return problem
+	}
+	if k.Algorithm == "" {
+		// Verify uses a key only for the algorithm it names, so a key
+		// without one could never check a token.
+		return "no alg (a key is used only for the RS256 it names)"
+	}
+	return ""
 }
 
 // quoteShort quotes a value from the JWKS for a log line, cut to 40 bytes.
