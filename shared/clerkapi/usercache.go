@@ -18,7 +18,8 @@ import (
 // request. It is safe for concurrent use.
 //
 // A user's changes (a new name, new metadata) show after at most the TTL.
-// What is kept leaves out the private and unsafe metadata: the first is
+// What is kept, and returned to every caller alike, leaves out the private
+// and unsafe metadata: the first is
 // never shown to the user, and the second the user can make as large as
 // Clerk allows, which would make the size bound meaningless.
 type UserCache struct {
@@ -58,10 +59,19 @@ func (u *UserCache) User(ctx context.Context, id string) (*clerk.User, error) {
 	if e, ok := u.fresh(id); ok {
 		return e.user, e.err
 	}
+	// The lookup serves every caller waiting on it, so the first caller's
+	// leaving does not cut it short; it keeps the first caller's deadline.
+	flightCtx := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		flightCtx, cancel = context.WithDeadline(flightCtx, d)
+		defer cancel()
+	}
 	v, err, _ := u.flight.Do(id, func() (any, error) {
-		user, err := u.client.User(ctx, id)
+		user, err := u.client.User(flightCtx, id)
+		user = slim(user)
 		if err == nil || NoSuchUser(err) {
-			u.keep(id, cachedUser{user: slim(user), err: err, expires: u.now().Add(u.ttl)})
+			u.keep(id, cachedUser{user: user, err: err, expires: u.now().Add(u.ttl)})
 		}
 		return user, err
 	})
