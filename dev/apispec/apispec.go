@@ -7,7 +7,10 @@
 // deployment without parameter overrides would see them: Ref to a parameter
 // gives its default (a CommaDelimitedList becomes a list), Ref to a resource
 // gives its logical id, and Fn::GetAtt gives "LogicalId.Attribute", so that an
-// authorizer's FunctionArn names the function that implements it.
+// authorizer's FunctionArn names the function that implements it. A FunctionArn
+// may also be an Fn::Sub ARN ending in :function:NAME, naming the function
+// whose FunctionName is the same Fn::Sub of NAME (pseudo parameters resolve to
+// goformation's placeholder values on both sides).
 package apispec
 
 import (
@@ -16,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,6 +107,9 @@ type CORS struct {
 type Function struct {
 	// Name is the logical id, such as PublicFunction.
 	Name string
+	// LambdaName is the resolved FunctionName, empty when the template leaves
+	// the name to CloudFormation.
+	LambdaName string
 	// Dir is the Go package that builds the function, relative to the
 	// template's folder, such as functions/public: its Metadata.Package
 	// (see internal/functions).
@@ -177,6 +184,7 @@ func parseTemplate(data []byte) (*cloudformation.Template, error) {
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
 			"Ref":        resolveRef,
 			"Fn::GetAtt": resolveGetAtt,
+			"Fn::Sub":    resolveSub,
 		},
 	})
 	processing.Unlock()
@@ -257,6 +265,21 @@ func resolveGetAtt(_ string, input any, _ any) any {
 	}
 	return nil
 }
+
+// resolveSub resolves an Fn::Sub as goformation does, except that one
+// naming a resource's attribute (${LogicalId.Attribute}, known only once the
+// stack is deployed) resolves to nothing rather than to the string without
+// it: locally, "https://${SiteDistribution.DomainName}" is no origin at all,
+// not "https://".
+func resolveSub(name string, input any, template any) any {
+	if s, ok := input.(string); ok && attributeVariable.MatchString(s) {
+		return nil
+	}
+	return intrinsics.FnSub(name, input, template)
+}
+
+// attributeVariable matches a ${LogicalId.Attribute} of Fn::Sub.
+var attributeVariable = regexp.MustCompile(`\$\{[0-9A-Za-z]+\.[.0-9A-Za-z]+\}`)
 
 // known lists the properties goformation decodes for the types the local
 // API reads. goformation refuses properties it does not know, and SAM keeps
@@ -355,6 +378,9 @@ func newFunction(name, dir string, fn *serverless.Function, globals *global.Func
 		Env:      map[string]string{},
 		Timeout:  defaultTimeout,
 		MemoryMB: defaultMemoryMB,
+	}
+	if fn.FunctionName != nil {
+		f.LambdaName = *fn.FunctionName
 	}
 	if globals != nil {
 		if globals.Environment != nil {

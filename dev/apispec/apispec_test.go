@@ -171,6 +171,49 @@ Resources:
 	}
 }
 
+// An authorizer named by an ARN built from its fixed FunctionName is that
+// function, and an environment value built from a deployed resource's
+// attribute resolves to nothing locally.
+func TestAuthorizerByFunctionName(t *testing.T) {
+	t.Parallel()
+	const tmpl = `
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Site: {Type: AWS::CloudFront::Distribution}
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: A
+        Authorizers:
+          A:
+            FunctionArn: !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-%s
+            AuthorizerPayloadFormatVersion: "2.0"
+  Gate:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ./gate
+      FunctionName: !Sub ${AWS::StackName}-gate
+      Environment:
+        Variables:
+          ORIGINS: !Join [",", ["https://a.example", !Sub "https://${Site.DomainName}"]]
+`
+	api, err := Parse([]byte(strings.Replace(tmpl, "%s", "gate", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(api.Functions) != 1 {
+		t.Fatalf("functions = %v", api.Functions)
+	}
+	gate := api.Functions["Gate"]
+	if gate.Env["ORIGINS"] != "https://a.example" {
+		t.Errorf("ORIGINS = %q, want the attribute's Fn::Sub dropped", gate.Env["ORIGINS"])
+	}
+	if _, err := Parse([]byte(strings.Replace(tmpl, "%s", "other", 1))); err == nil || !strings.Contains(err.Error(), "FunctionArn must be") {
+		t.Errorf("an ARN naming no function of the template: error %v", err)
+	}
+}
+
 // TestProjectTemplate reads the project's own template.yaml, the one `make
 // dev` serves, and checks the routes and settings the design describes.
 func TestProjectTemplate(t *testing.T) {

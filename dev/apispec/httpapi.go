@@ -96,14 +96,33 @@ func readAuth(auth *serverless.HttpApi_HttpApiAuth, fns map[string]*Function) (m
 	return out, def, nil
 }
 
+// authorizerFunction is the logical id of the function of fns that arn
+// names ("LogicalId.Arn", or an ARN ending in :function:NAME where NAME is
+// the function's FunctionName), or "" when it names none.
+func authorizerFunction(arn string, fns map[string]*Function) string {
+	if id, attr, ok := strings.Cut(arn, "."); ok && attr == "Arn" && fns[id] != nil {
+		return id
+	}
+	_, name, ok := strings.Cut(arn, ":function:")
+	if !ok || name == "" {
+		return ""
+	}
+	for id, f := range fns {
+		if f.LambdaName == name {
+			return id
+		}
+	}
+	return ""
+}
+
 func newAuthorizer(name string, spec authorizerSpec, fns map[string]*Function) (*Authorizer, error) {
 	if spec.JwtConfiguration != nil {
 		return nil, fmt.Errorf("JWT authorizers are not emulated; only Lambda authorizers are")
 	}
 	arn, _ := spec.FunctionArn.(string)
-	fn, _, _ := strings.Cut(arn, ".")
-	if fns[fn] == nil {
-		return nil, fmt.Errorf("FunctionArn must be !GetAtt <a function of this template>.Arn")
+	fn := authorizerFunction(arn, fns)
+	if fn == "" {
+		return nil, fmt.Errorf("FunctionArn must be !GetAtt <a function of this template>.Arn, or the ARN of a function of this template by its FunctionName")
 	}
 	if v := scalar(spec.AuthorizerPayloadFormatVersion); v != "2.0" && v != "2" {
 		return nil, fmt.Errorf("AuthorizerPayloadFormatVersion %q is not emulated; use \"2.0\"", v)

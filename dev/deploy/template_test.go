@@ -428,6 +428,35 @@ func TestRoutesMatchDesign(t *testing.T) {
 	}
 }
 
+// checkAuthorizerPermission: API Gateway may invoke the authorizer, for this
+// API's authorizers only. Without the permission every protected request
+// fails with 500; SAM's own (EnableFunctionDefaultPermissions) would name
+// the function by the ARN string and could be created before the function.
+func checkAuthorizerPermission(t *testing.T, s *stack) {
+	t.Helper()
+	var found int
+	resources, _ := s.raw["Resources"].(map[string]any)
+	for id, r := range resources {
+		if lookup(r, "Type") != "AWS::Lambda::Permission" || render(lookup(r, "Properties", "FunctionName")) != "${"+authorizerID+"}" {
+			continue
+		}
+		found++
+		want := map[string]string{
+			"Action":    "lambda:InvokeFunction",
+			"Principal": "apigateway.amazonaws.com",
+			"SourceArn": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${" + apiID + "}/authorizers/*",
+		}
+		for k, v := range want {
+			if got := render(lookup(r, "Properties", k)); got != v {
+				t.Errorf("%s: %s is %s, want %s", id, k, got, v)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d AWS::Lambda::Permission resources let API Gateway invoke %s, want 1", found, authorizerID)
+	}
+}
+
 func TestAuthorizer(t *testing.T) {
 	t.Parallel()
 	s := template(t)
@@ -446,16 +475,20 @@ func TestAuthorizer(t *testing.T) {
 	checks := []struct {
 		key, want, why string
 	}{
-		{"FunctionArn", "${" + authorizerID + ".Arn}", "the authorizer is the AuthorizerFunction"},
+		{"FunctionArn", "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + render(lookup(s.resource(authorizerID), "Properties", "FunctionName")),
+			"the authorizer is the AuthorizerFunction, named by its fixed FunctionName (a !GetAtt closes a circle through the site's distribution)"},
 		{"AuthorizerPayloadFormatVersion", "2.0", "the authorizer reads the 2.0 event (quote it: 2.0 unquoted is a number)"},
 		{"EnableSimpleResponses", "true", "the authorizer answers {isAuthorized, context}"},
-		{"EnableFunctionDefaultPermissions", "true", "without it SAM grants API Gateway no right to invoke the authorizer and every request fails with 500"},
 	}
 	for _, c := range checks {
 		if got := render(auth[c.key]); got != c.want {
 			t.Errorf("authorizer %s: %s is %s, want %s: %s", name, c.key, got, c.want, c.why)
 		}
 	}
+	if fn := render(lookup(s.resource(authorizerID), "Properties", "FunctionName")); !strings.HasPrefix(fn, "${AWS::StackName}-") {
+		t.Errorf("%s's FunctionName is %s, want !Sub ${AWS::StackName}-...: one name per stack", authorizerID, fn)
+	}
+	checkAuthorizerPermission(t, s)
 	if got := render(lookup(auth, "Identity", "Headers")); got != `["Authorization"]` {
 		t.Errorf("authorizer %s: Identity.Headers is %s, want [Authorization]: the cache key is the bearer token", name, got)
 	}
