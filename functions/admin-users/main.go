@@ -82,7 +82,7 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	var res events.APIGatewayV2HTTPResponse
 	switch {
 	case err != nil:
-		res = respond.Unauthenticated()
+		res = respond.IdentityRefused(err)
 	case !id.IsAdmin(h.admins):
 		res, err = respond.Error(http.StatusForbidden, "forbidden", "this route is for administrators only"), errNotAdmin
 	case one:

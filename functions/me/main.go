@@ -50,7 +50,7 @@ func newHandler(get settings.Lookup, logger *slog.Logger) (handler, error) {
 func (h handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id, err := h.IDs.HTTP(req)
 	if err != nil {
-		return h.Finish(ctx, route, respond.Unauthenticated(), err), nil
+		return h.Finish(ctx, route, respond.IdentityRefused(err), err), nil
 	}
 	cctx, cancel := clerkroute.CallContext(ctx)
 	defer cancel()

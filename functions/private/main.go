@@ -43,8 +43,9 @@ type whoami struct {
 func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id, err := h.ids.HTTP(req)
 	if err != nil {
-		h.log.InfoContext(ctx, "unauthenticated", "status", http.StatusUnauthorized, "error", err.Error())
-		return respond.Unauthenticated(), nil
+		res := respond.IdentityRefused(err)
+		h.log.InfoContext(ctx, "refused", "status", res.StatusCode, "error", err.Error())
+		return res, nil
 	}
 	return respond.JSON(http.StatusOK, whoami{Message: "You are signed in.", Identity: id}), nil
 }

@@ -102,3 +102,97 @@ func TestIsAdmin(t *testing.T) {
 		}
 	}
 }
+
+func machine() *Identity {
+	return &Identity{
+		TokenType: M2MToken, Subject: "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk", TokenID: "mt_f7f0ba8c3b4843ce7d85fcdd5e71853e",
+		Scopes: []string{"mch_2yGkLpQ7Y3rXSwtU24CzTk9I7Em"}, Claims: json.RawMessage(`{"metadata":{"role":"admin"}}`),
+	}
+}
+
+// A machine's identity crosses the authorizer context whole, with no user
+// and, for a token that never expires, no exp.
+func TestMachineContextRoundTrip(t *testing.T) {
+	t.Parallel()
+	key := &Identity{TokenType: APIKey, UserID: "user_1", Subject: "user_1", TokenID: "ak_1", Expires: exp}
+	for name, id := range map[string]*Identity{"m2m": machine(), "user's api key": key} {
+		b, _ := json.Marshal(id.Context())
+		var ctx map[string]any
+		if err := json.Unmarshal(b, &ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(ctx)
+		if err != nil || !reflect.DeepEqual(got, id) {
+			t.Errorf("%s: round trip = %+v, %v; want %+v", name, got, err, id)
+		}
+	}
+	if ctx := machine().Context(); ctx["userId"] != "" || ctx["tokenType"] != "m2m_token" || ctx["scopes"] != "mch_2yGkLpQ7Y3rXSwtU24CzTk9I7Em" {
+		t.Errorf("machine context = %v", ctx)
+	}
+	if _, ok := full().Context()["tokenType"]; ok {
+		t.Error("a session's context gained tokenType: session routes must see what they saw before")
+	}
+}
+
+func TestDecodeRefusesMismatchedTypes(t *testing.T) {
+	t.Parallel()
+	for name, ctx := range map[string]map[string]any{
+		"unknown type":                    {"tokenType": "cookie", "subject": "user_1", "userId": "user_1", "exp": 1.0},
+		"machine without subject":         {"tokenType": "m2m_token", "exp": 1.0},
+		"user id that is not the subject": {"tokenType": "api_key", "subject": "mch_1", "userId": "user_1"},
+		"session without expiry":          {"userId": "user_1"},
+	} {
+		if id, err := Decode(ctx); err == nil {
+			t.Errorf("%s: decoded %+v", name, id)
+		}
+	}
+}
+
+func TestReaderAcceptsPerRoute(t *testing.T) {
+	t.Parallel()
+	event := func(id *Identity) events.APIGatewayV2HTTPRequest {
+		var req events.APIGatewayV2HTTPRequest
+		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: id.Context()}
+		return req
+	}
+	now := func() time.Time { return exp.Add(-time.Second) }
+	if _, err := (Reader{Now: now}).HTTP(event(machine())); !errors.Is(err, ErrTokenTypeNotAccepted) || errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a session-only route given an M2M token: %v, want ErrTokenTypeNotAccepted", err)
+	}
+	oauth := &Identity{TokenType: OAuthToken, UserID: "user_1", Subject: "user_1", TokenID: "oat_1", Expires: exp}
+	both := Reader{Now: now, Accepts: []TokenType{SessionToken, OAuthToken}}
+	if id, err := both.HTTP(event(oauth)); err != nil || id.UserID != "user_1" {
+		t.Errorf("a route that accepts OAuth tokens: %v, %v", id, err)
+	}
+	if _, err := both.HTTP(event(full())); err != nil {
+		t.Errorf("the same route with a session: %v", err)
+	}
+	if _, err := both.HTTP(event(machine())); !errors.Is(err, ErrTokenTypeNotAccepted) {
+		t.Errorf("the same route with an M2M token: %v", err)
+	}
+	late := Reader{Now: func() time.Time { return exp.Add(time.Minute) }, Accepts: []TokenType{OAuthToken}}
+	if _, err := late.HTTP(event(oauth)); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("an expired OAuth token: %v", err)
+	}
+	forever := Reader{Now: func() time.Time { return exp.AddDate(10, 0, 0) }, Accepts: []TokenType{M2MToken}}
+	if _, err := forever.HTTP(event(machine())); err != nil {
+		t.Errorf("a machine token without expiry: %v", err)
+	}
+}
+
+// Claims a machine token's creator wrote make no admin; only the listed
+// machines, with their own M2M tokens, are.
+func TestMachinesAreNotAdminsByClaims(t *testing.T) {
+	t.Parallel()
+	m := machine()
+	if m.IsAdmin(AdminPolicy{}) {
+		t.Error("an M2M token with metadata.role admin in its claims is an admin")
+	}
+	if !m.CallsAs([]string{"mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk"}) || m.CallsAs([]string{"mch_other"}) {
+		t.Error("CallsAs does not follow the list")
+	}
+	key := &Identity{TokenType: APIKey, Subject: "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk", TokenID: "ak_1"}
+	if key.CallsAs([]string{key.Subject}) {
+		t.Error("a machine's API key counts as its M2M token")
+	}
+}

@@ -8,9 +8,12 @@ package respond
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"clerk-lambda/shared/identity"
 )
 
 // ErrorBody is the JSON body of every error response.
@@ -57,4 +60,15 @@ func encoded(status int, body []byte) events.APIGatewayV2HTTPResponse {
 // usable identity, e.g. a cached authorization that outlived its token.
 func Unauthenticated() events.APIGatewayV2HTTPResponse {
 	return Error(http.StatusUnauthorized, "unauthenticated", "sign in again: the session token is missing or expired")
+}
+
+// IdentityRefused answers an identity.Reader's error: 403
+// token_type_not_accepted when the route does not take the caller's kind of
+// token (a machine on a session-only route), otherwise the 401 of
+// Unauthenticated.
+func IdentityRefused(err error) events.APIGatewayV2HTTPResponse {
+	if errors.Is(err, identity.ErrTokenTypeNotAccepted) {
+		return Error(http.StatusForbidden, "token_type_not_accepted", "this route does not accept this kind of token")
+	}
+	return Unauthenticated()
 }

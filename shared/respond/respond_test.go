@@ -2,9 +2,13 @@ package respond
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
+
+	"clerk-lambda/shared/identity"
 )
 
 func TestJSON(t *testing.T) {
@@ -39,5 +43,16 @@ func TestError(t *testing.T) {
 	}
 	if res.StatusCode != 403 || body.Error.Code != "forbidden" || body.Error.Message != `admins only, "quoted"` {
 		t.Fatalf("got %d %+v", res.StatusCode, body)
+	}
+}
+
+func TestIdentityRefused(t *testing.T) {
+	t.Parallel()
+	refused := IdentityRefused(fmt.Errorf("%w: a machine", identity.ErrTokenTypeNotAccepted))
+	if refused.StatusCode != http.StatusForbidden || !strings.Contains(refused.Body, `"code":"token_type_not_accepted"`) {
+		t.Errorf("not accepted: %d %s", refused.StatusCode, refused.Body)
+	}
+	if res := IdentityRefused(identity.ErrUnauthenticated); res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Body, `"unauthenticated"`) {
+		t.Errorf("unauthenticated: %d %s", res.StatusCode, res.Body)
 	}
 }

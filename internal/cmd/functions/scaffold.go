@@ -243,8 +243,9 @@ type reply struct {
 func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id, err := h.ids.HTTP(req)
 	if err != nil {
-		h.log.InfoContext(ctx, "unauthenticated", "status", http.StatusUnauthorized, "error", err.Error())
-		return respond.Unauthenticated(), nil
+		res := respond.IdentityRefused(err)
+		h.log.InfoContext(ctx, "refused", "status", res.StatusCode, "error", err.Error())
+		return res, nil
 	}
 	h.log.InfoContext(ctx, "[[.Key]]", "status", http.StatusOK, "userId", id.UserID)
 	return respond.JSON(http.StatusOK, reply{Message: "Hello from [[.Key]].", UserID: id.UserID}), nil
