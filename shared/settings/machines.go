@@ -1,0 +1,74 @@
+package settings
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Names of the settings for machine callers.
+const (
+	AcceptedTokensName       = "CLERK_ACCEPTED_TOKENS"
+	MachineTokenCacheTTLName = "CLERK_MACHINE_TOKEN_CACHE_TTL"
+	AdminMachinesName        = "ADMIN_MACHINES"
+)
+
+// TokenTypeNames are the token types CLERK_ACCEPTED_TOKENS may list, named as
+// Clerk's SDKs name them.
+var TokenTypeNames = []string{"session_token", "m2m_token", "api_key", "oauth_token"}
+
+// AcceptedTokens reads CLERK_ACCEPTED_TOKENS: the token types the authorizer
+// verifies, comma-separated; unset or empty means session tokens alone, so a
+// stack that does not opt in makes no Backend API call to verify a token.
+func AcceptedTokens(get Lookup) ([]string, error) {
+	types := List(get, AcceptedTokensName)
+	if len(types) == 0 {
+		return []string{"session_token"}, nil
+	}
+	for _, t := range types {
+		if !slices.Contains(TokenTypeNames, t) {
+			return nil, fmt.Errorf("%s: %q is not a token type (use %s)", AcceptedTokensName, t, strings.Join(TokenTypeNames, ", "))
+		}
+	}
+	return types, nil
+}
+
+// DefaultMachineTokenCacheTTL is how long a verified opaque token is trusted
+// without asking Clerk again, when CLERK_MACHINE_TOKEN_CACHE_TTL is unset.
+const DefaultMachineTokenCacheTTL = time.Minute
+
+// maxMachineTokenCacheTTL bounds the revocation delay the cache adds.
+const maxMachineTokenCacheTTL = 10 * time.Minute
+
+// MachineTokenCacheTTL reads CLERK_MACHINE_TOKEN_CACHE_TTL: how long one
+// execution environment trusts an opaque machine token it verified (at
+// most until the token expires); a token revoked meanwhile is refused once
+// this has passed. 0 asks Clerk on every request the gateway does not cache.
+func MachineTokenCacheTTL(get Lookup) (time.Duration, error) {
+	d, err := Duration(get, MachineTokenCacheTTLName, DefaultMachineTokenCacheTTL)
+	if err != nil {
+		return 0, err
+	}
+	if d > maxMachineTokenCacheTTL {
+		return 0, fmt.Errorf("%s: must be at most %s", MachineTokenCacheTTLName, maxMachineTokenCacheTTL)
+	}
+	return d, nil
+}
+
+// machineID is the form of a Clerk machine id (mch_ and word characters;
+// Clerk's are 27 of them today, which is not pinned here).
+var machineID = regexp.MustCompile(`^mch_\w{1,64}$`)
+
+// AdminMachines reads ADMIN_MACHINES: the machines (mch_… ids,
+// comma-separated) whose M2M tokens are an administrator's. Empty: none.
+func AdminMachines(get Lookup) ([]string, error) {
+	ids := List(get, AdminMachinesName)
+	for _, id := range ids {
+		if !machineID.MatchString(id) {
+			return nil, fmt.Errorf("%s: %q is not a machine id (use a form such as mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk)", AdminMachinesName, id)
+		}
+	}
+	return ids, nil
+}
