@@ -55,6 +55,11 @@ var segmentNames = [3]string{"header", "payload", "signature"}
 type joseHeader struct {
 	Alg string
 	Kid string
+	// Typ is "at+jwt" on an OAuth access token (RFC 9068).
+	Typ string
+	// Cat is Clerk's category of the token (see m2mCategory), absent on
+	// tokens minted before Clerk added it.
+	Cat string
 }
 
 // joseNames are the header parameters JOSE registers (RFC 7515, 7516, 7518,
@@ -65,7 +70,8 @@ type joseHeader struct {
 var joseNames = newNameSet("alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
 	"b64", "enc", "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", "nonce", "url")
 
-// parseHeader reads the JOSE header: alg and kid, each a string if present;
+// parseHeader reads the JOSE header: alg, kid, typ and Clerk's cat, each a
+// string if present;
 // no critical extensions (this verifier implements none, and RFC 7515 says a
 // token that needs one must then be refused).
 func parseHeader(decoded []byte) (joseHeader, error) {
@@ -77,6 +83,10 @@ func parseHeader(decoded []byte) (joseHeader, error) {
 			dst = &hdr.Alg
 		case "kid":
 			dst = &hdr.Kid
+		case "typ":
+			dst = &hdr.Typ
+		case "cat":
+			dst = &hdr.Cat
 		case "crit":
 			return errors.New(`header has a "crit" member`)
 		default:

@@ -156,7 +156,7 @@ func TestV2OrganizationOnlyFromOWithAnID(t *testing.T) {
 func tokenWithTrailingBits(t testing.TB, k testKey) string {
 	t.Helper()
 	for n := range 1024 {
-		hdr := map[string]any{"alg": "RS256", "kid": k.kid, "typ": "JWT", "cat": strings.Repeat("?", n%16)}
+		hdr := map[string]any{"alg": "RS256", "kid": k.kid, "typ": "JWT", "pad": strings.Repeat("?", n%16)}
 		c := sessionClaims()
 		c["pad"] = strings.Repeat("?", n/16)
 		tok := k.sign(hdr, c)

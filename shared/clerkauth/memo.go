@@ -29,27 +29,40 @@ type memo struct {
 }
 
 type memoEntry struct {
-	id    *identity.Identity
-	until time.Time // the token's exp plus the clock skew: a fresh verification would accept it until then
-	cost  int       // approximate bytes held: the token's size, which bounds its claims', plus the overhead
+	id      *identity.Identity
+	refused error     // a machine token's refusal, remembered briefly instead of an identity
+	until   time.Time // when the answer stops holding: for a session token, its exp plus the clock skew
+	cost    int       // approximate bytes held: the token's size, which bounds its claims', plus the overhead
 }
 
 func newMemo(max int) *memo {
 	return &memo{max: max, entries: make(map[[32]byte]memoEntry)}
 }
 
-func (m *memo) get(sum [32]byte, now time.Time) (*identity.Identity, bool) {
+// get returns the remembered answer for the token whose hash is sum: an
+// identity, or a refusal; ok is false when there is none still holding.
+func (m *memo) get(sum [32]byte, now time.Time) (id *identity.Identity, refused error, ok bool) {
 	m.mu.RLock()
 	e, ok := m.entries[sum]
 	m.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
-		return nil, false
+		return nil, nil, false
 	}
-	return e.id, true
+	return e.id, e.refused, true
 }
 
 func (m *memo) put(sum [32]byte, id *identity.Identity, until, now time.Time, tokenSize int) {
+	m.store(sum, memoEntry{id: id, until: until}, now, tokenSize)
+}
+
+// refuse remembers a refusal of the token whose hash is sum until until.
+func (m *memo) refuse(sum [32]byte, refused error, until, now time.Time, tokenSize int) {
+	m.store(sum, memoEntry{refused: refused, until: until}, now, tokenSize)
+}
+
+func (m *memo) store(sum [32]byte, e memoEntry, now time.Time, tokenSize int) {
 	cost := tokenSize + memoEntryOverhead
+	e.cost = cost
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.entries[sum]; ok {
@@ -58,7 +71,7 @@ func (m *memo) put(sum [32]byte, id *identity.Identity, until, now time.Time, to
 	if len(m.entries) >= m.max || m.bytes+cost > memoMaxBytes {
 		m.evict(now, cost)
 	}
-	m.entries[sum] = memoEntry{id: id, until: until, cost: cost}
+	m.entries[sum] = e
 	m.bytes += cost
 }
 

@@ -21,6 +21,17 @@ const (
 	SessionPending              Reason = "session-pending"
 	JWKKidMismatch              Reason = "jwk-kid-mismatch"
 	JWKSUnavailable             Reason = "jwks-unavailable"
+
+	// TokenTypeNotAccepted: a token of a type the verifier was not told to
+	// accept (Options.Accepts), refused before any network call.
+	TokenTypeNotAccepted Reason = "token-type-not-accepted"
+	// TokenInvalid: a machine token Clerk does not know.
+	TokenInvalid Reason = "token-invalid"
+	// TokenRevoked: a machine token Clerk says was revoked.
+	TokenRevoked Reason = "token-revoked"
+	// ClerkUnavailable: the Backend API could not verify a machine token
+	// (unreachable, failing, or refusing the secret key).
+	ClerkUnavailable Reason = "clerk-unavailable"
 )
 
 // Error is a rejected token. Its message never contains the token.

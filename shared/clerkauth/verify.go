@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,16 +56,30 @@ type Options struct {
 	MemoSize int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// Accepts are the token types verified; empty means session tokens
+	// alone. Any other type is refused with TokenTypeNotAccepted before a
+	// key is looked up or a request sent.
+	Accepts []identity.TokenType
+	// Machines verifies opaque machine tokens (and OAuth JWT access
+	// tokens); required when Accepts names a machine type. M2M JWTs need
+	// no call: they are verified with the instance's keys, as sessions.
+	Machines MachineAPI
+	// MachineTokenTTL is how long a token Machines verified is taken
+	// without asking again (never past its expiration); 0 asks every time.
+	MachineTokenTTL time.Duration
 }
 
 // Verifier verifies session tokens. It is safe for concurrent use; make one
 // per execution environment so its key cache and memo are shared.
 type Verifier struct {
-	cfg     Config
-	parties map[string]bool
-	keys    keySource
-	memo    *memo
-	now     func() time.Time
+	cfg      Config
+	parties  map[string]bool
+	accepts  map[identity.TokenType]bool
+	keys     keySource
+	memo     *memo
+	machines *machines // nil unless a machine type is accepted
+	now      func() time.Time
 }
 
 // New returns a Verifier for cfg.
@@ -85,12 +100,38 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 	case size > 0:
 		v.memo = newMemo(size)
 	}
+	if err := v.accept(opts); err != nil {
+		return nil, err
+	}
 	keys, err := newKeySource(cfg, opts, v.now)
 	if err != nil {
 		return nil, err
 	}
 	v.keys = keys
 	return v, nil
+}
+
+// accept records the accepted types and, when a machine type is among
+// them, sets up the Backend API verification and its cache.
+func (v *Verifier) accept(opts Options) error {
+	v.accepts = map[identity.TokenType]bool{}
+	for _, t := range opts.Accepts {
+		if !slices.Contains(identity.TokenTypes, t) {
+			return fmt.Errorf("clerkauth: %q is not a token type", t)
+		}
+		v.accepts[t] = true
+	}
+	if len(v.accepts) == 0 {
+		v.accepts[identity.SessionToken] = true
+	}
+	if !v.accepts[identity.M2MToken] && !v.accepts[identity.APIKey] && !v.accepts[identity.OAuthToken] {
+		return nil
+	}
+	if opts.Machines == nil {
+		return errors.New("clerkauth: machine tokens are verified with the Backend API, and no client is configured")
+	}
+	v.machines = &machines{api: opts.Machines, ttl: opts.MachineTokenTTL, memo: newMemo(DefaultMemoSize), skew: v.cfg.ClockSkew, now: v.now}
+	return nil
 }
 
 func newKeySource(cfg Config, opts Options, now func() time.Time) (keySource, error) {
@@ -120,11 +161,14 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*identity.Identity
 	if len(token) > MaxTokenSize {
 		return nil, reject(TokenTooLarge, fmt.Errorf("token is %d bytes, the limit is %d", len(token), MaxTokenSize))
 	}
+	if t, body, ok := opaqueType(token); ok {
+		return v.verifyOpaque(ctx, t, body, token)
+	}
 	now := v.now()
 	var sum [32]byte
 	if v.memo != nil {
 		sum = sha256.Sum256([]byte(token))
-		if id, ok := v.memo.get(sum, now); ok {
+		if id, _, ok := v.memo.get(sum, now); ok {
 			return id, nil
 		}
 	}
@@ -132,10 +176,25 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*identity.Identity
 	if err != nil {
 		return nil, err
 	}
-	if v.memo != nil {
+	// An OAuth access token is Clerk's to revoke: the machine cache, with
+	// its shorter life, holds it. Sessions and M2M JWTs are held to exp.
+	if v.memo != nil && id.TokenType != identity.OAuthToken {
 		v.memo.put(sum, id, id.Expires.Add(v.cfg.ClockSkew), now, len(token))
 	}
 	return id, nil
+}
+
+// verifyOpaque verifies an mt_, ak_ or oat_ token: refused at once when its
+// type is not accepted or it cannot be one of Clerk's, so neither costs a
+// Backend API call; otherwise asked of Clerk, through the cache.
+func (v *Verifier) verifyOpaque(ctx context.Context, t identity.TokenType, body, token string) (*identity.Identity, error) {
+	if !v.accepts[t] {
+		return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", t))
+	}
+	if !wellFormedOpaque(body) {
+		return nil, reject(TokenMalformed, fmt.Errorf("not a well-formed %s", t))
+	}
+	return v.machines.verify(ctx, t, token)
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*identity.Identity, error) {
@@ -146,6 +205,16 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	hdr, err := parseHeader(jws.header)
 	if err != nil {
 		return nil, err
+	}
+	t, err := jwtType(hdr)
+	if err != nil {
+		return nil, err
+	}
+	if !v.accepts[t] {
+		return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", t))
+	}
+	if t == identity.OAuthToken {
+		return v.machines.verify(ctx, t, token)
 	}
 	if hdr.Alg != "RS256" {
 		return nil, reject(TokenInvalidAlgorithm, fmt.Errorf("alg %q is not RS256", hdr.Alg))
@@ -165,9 +234,18 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], jws.signature) != nil {
 		return nil, reject(TokenInvalidSignature, nil)
 	}
+	if t == identity.M2MToken {
+		return m2mIdentity(jws.payload, now, v.cfg.ClockSkew)
+	}
 	c, err := decodeClaims(jws.payload)
 	if err != nil {
 		return nil, err
+	}
+	if m2mSubject(c.sub) { // an M2M JWT minted before Clerk's categories
+		if !v.accepts[identity.M2MToken] {
+			return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", identity.M2MToken))
+		}
+		return m2mIdentity(jws.payload, now, v.cfg.ClockSkew)
 	}
 	if err := v.checkClaims(c, now); err != nil {
 		return nil, err

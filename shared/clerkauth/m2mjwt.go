@@ -1,0 +1,153 @@
+package clerkauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"clerk-lambda/shared/identity"
+)
+
+// Clerk's JWT categories (the protected header's "cat"), which tell apart
+// the kinds of JWT one instance key signs. A token minted before Clerk
+// added them has none.
+const (
+	sessionCategory = "cl_B7d4PD111AAA"
+	m2mCategory     = "cl_B7d4PD333AAA"
+	// ignoreCategory is stamped on every kind by instances that opted out
+	// of categories, so it says nothing.
+	ignoreCategory = "cl_I7d4PD111III"
+)
+
+// jwtType is what a JWT's header says it is: an M2M token by its category,
+// an OAuth access token by its typ (RFC 9068), and otherwise a session
+// token, until its sub says otherwise (see m2mSubject). A category of
+// another kind (a JWT template's) is not a token this API takes.
+func jwtType(h joseHeader) (identity.TokenType, error) {
+	switch {
+	case h.Cat == m2mCategory:
+		return identity.M2MToken, nil
+	case h.Typ == "at+jwt" || h.Typ == "application/at+jwt":
+		return identity.OAuthToken, nil
+	case h.Cat != "" && h.Cat != sessionCategory && h.Cat != ignoreCategory:
+		return "", reject(TokenMalformed, fmt.Errorf("not a session token: category %q", h.Cat))
+	}
+	return identity.SessionToken, nil
+}
+
+// m2mSubject reports whether a verified JWT's subject is a machine: Clerk's
+// mark of an M2M JWT minted without a category.
+func m2mSubject(sub string) bool { return strings.HasPrefix(sub, "mch_") }
+
+// m2mReserved are the claims Clerk's machine-token service sets on every
+// M2M JWT; everything else is a custom claim its creator attached.
+var m2mReserved = newNameSet("iss", "sub", "exp", "nbf", "iat", "jti")
+
+// m2mClaims are an M2M JWT's claims.
+type m2mClaims struct {
+	sub, jti               string
+	exp, nbf, iat          int64
+	hasExp, hasNbf, hasIat bool
+	scopes                 []string
+	custom                 map[string]json.RawMessage
+}
+
+// decodeM2MClaims reads an M2M JWT's payload with the same strictness as a
+// session token's: no duplicates, no names that differ from a reserved one
+// only in case.
+func decodeM2MClaims(payload []byte) (*m2mClaims, error) {
+	c := &m2mClaims{custom: map[string]json.RawMessage{}}
+	if err := readObject(payload, c.set); err != nil {
+		return nil, reject(TokenMalformed, fmt.Errorf("claims: %w", err))
+	}
+	return c, nil
+}
+
+func (c *m2mClaims) set(name, value string) error {
+	var err error
+	switch name {
+	case "sub":
+		c.sub, err = jsonString(value)
+	case "jti":
+		c.jti, err = jsonString(value)
+	case "iss":
+		_, err = jsonString(value)
+	case "exp":
+		c.exp, c.hasExp, err = optionalDate(value)
+	case "nbf":
+		c.nbf, c.hasNbf, err = optionalDate(value)
+	case "iat":
+		c.iat, c.hasIat, err = optionalDate(value)
+	default:
+		if m2mReserved.folds(name) {
+			return fmt.Errorf("claim %q differs from a reserved claim only in case", name)
+		}
+		c.custom[name] = json.RawMessage(value)
+	}
+	if err != nil {
+		return fmt.Errorf("claim %q: %w", name, err)
+	}
+	return nil
+}
+
+// m2mIdentity checks a verified M2M JWT's claims and builds its caller.
+// Its iss is not pinned: Clerk's SDKs do not check it on M2M JWTs, and the
+// instance's signing key already proves whose token it is.
+func m2mIdentity(payload []byte, now time.Time, skew time.Duration) (*identity.Identity, error) {
+	c, err := decodeM2MClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.hasNbf && now.Add(skew).Before(time.Unix(c.nbf, 0)):
+		return nil, reject(TokenNotActiveYet, nil)
+	case c.hasExp && now.Add(-skew).After(time.Unix(c.exp, 0)):
+		return nil, reject(TokenExpired, nil)
+	case c.hasIat && now.Add(skew).Before(time.Unix(c.iat, 0)):
+		return nil, reject(TokenIATInTheFuture, nil)
+	case !m2mSubject(c.sub) || !c.hasExp:
+		return nil, reject(TokenMalformed, errors.New("an M2M token needs a machine sub and an exp"))
+	}
+	if c.scopes, err = m2mScopes(c.custom); err != nil {
+		return nil, reject(TokenMalformed, err)
+	}
+	id := &identity.Identity{TokenType: identity.M2MToken, Subject: c.sub, TokenID: c.jti,
+		Scopes: c.scopes, Expires: time.Unix(c.exp, 0).UTC()}
+	if len(c.custom) > 0 {
+		if id.Claims, err = json.Marshal(c.custom); err != nil || len(id.Claims) > maxMachineClaims {
+			return nil, reject(TokenMalformed, errors.New("custom claims too large"))
+		}
+	}
+	return id, nil
+}
+
+// m2mScopes reads the scopes as Clerk's SDKs do: "scopes", space-separated,
+// or else "aud", a list. Both stay among the custom claims too.
+func m2mScopes(custom map[string]json.RawMessage) ([]string, error) {
+	if raw, ok := custom["scopes"]; ok {
+		s, err := jsonString(string(raw))
+		if err != nil {
+			return nil, errors.New(`claim "scopes" is not a string`)
+		}
+		return strings.Fields(s), nil
+	}
+	raw, ok := custom["aud"]
+	if !ok {
+		return nil, nil
+	}
+	if len(raw) > 0 && raw[0] == '"' { // a single audience
+		raw = json.RawMessage("[" + string(raw) + "]")
+	}
+	aud, err := jsonStrings(string(raw))
+	if err != nil {
+		return nil, errors.New(`claim "aud" is not a list of strings`)
+	}
+	for _, a := range aud {
+		if strings.Contains(a, ",") {
+			return nil, errors.New("a scope contains a comma")
+		}
+	}
+	return aud, nil
+}
