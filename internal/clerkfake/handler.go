@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -30,15 +31,28 @@ type Failure struct {
 }
 
 // Handler serves the Backend API under /v1. Every request is counted
-// (Requests), delayed and failed as Fail says, then authenticated, then
-// routed; anything not served answers 404 with Clerk's error body.
+// (Requests), delayed and failed as Fail says, then routed and authenticated
+// with the kind of secret key its endpoint takes; anything not served answers
+// 404 with Clerk's error body (after the instance's key is checked, as for
+// every endpoint Clerk guards with it).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/jwks", s.serveJWKS)
-	mux.HandleFunc("GET /v1/users", s.serveUsers)
-	mux.HandleFunc("GET /v1/users/count", s.serveCount)
-	mux.HandleFunc("GET /v1/users/{user_id}", s.serveUser)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	instance := func(pattern string, h http.HandlerFunc) { mux.HandleFunc(pattern, s.guard(instanceKey, h)) }
+	instance("GET /v1/jwks", s.serveJWKS)
+	instance("GET /v1/users", s.serveUsers)
+	instance("GET /v1/users/count", s.serveCount)
+	instance("GET /v1/users/{user_id}", s.serveUser)
+	instance("POST /v1/machines", s.serveCreateMachine)
+	instance("GET /v1/machines/{machine_id}", s.serveMachine)
+	instance("GET /v1/machines/{machine_id}/secret_key", s.serveMachineSecretKey)
+	mux.HandleFunc("POST /v1/m2m_tokens", s.guard(machineKey, s.serveCreateM2MToken))
+	mux.HandleFunc("POST /v1/m2m_tokens/verify", s.guard(instanceKey|machineKey, s.serveVerifyM2MToken))
+	mux.HandleFunc("POST /v1/m2m_tokens/{m2m_token_id}/revoke", s.guard(instanceKey|machineKey, s.serveRevokeM2MToken))
+	instance("POST /v1/api_keys", s.serveCreateAPIKey)
+	instance("POST /v1/api_keys/verify", s.serveVerifyAPIKey)
+	instance("POST /v1/api_keys/{apiKeyID}/revoke", s.serveRevokeAPIKey)
+	instance("POST /v1/oauth_applications/access_tokens/verify", s.serveVerifyOAuthToken)
+	instance("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "resource_not_found", "not found",
 			"The requested resource was not found: "+r.Method+" "+r.URL.Path)
 	})
@@ -49,9 +63,6 @@ func (s *Server) Handler() http.Handler {
 		}
 		if fault != nil {
 			fault(w)
-			return
-		}
-		if !s.authenticate(w, r) {
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -150,23 +161,57 @@ func wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// authenticate checks the secret key, answering 401 when it is missing or
-// wrong. Like Clerk, it tells the two apart by code: "authentication_invalid"
-// when no bearer key was sent, "clerk_key_invalid" when the key is not this
-// instance's. The key itself never appears in a response.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
-	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	switch {
-	case !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "":
+// keyKind is a kind of secret key an endpoint accepts as its bearer token.
+type keyKind int
+
+const (
+	instanceKey keyKind = 1 << iota // the instance's secret key (SecretKey)
+	machineKey                      // a machine's secret key (Machine.SecretKey)
+)
+
+// guard serves h only to requests whose bearer key is of one of the kinds.
+func (s *Server) guard(kinds keyKind, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.authenticate(w, r, kinds) {
+			h(w, r)
+		}
+	}
+}
+
+// authenticate checks the bearer key, answering 401 when it is missing or
+// not of the kinds the endpoint takes. Like Clerk, it tells the cases apart
+// by code: "authentication_invalid" when no bearer key was sent (or, for an
+// endpoint that takes only a machine's key, when the instance's was sent),
+// "clerk_key_invalid" when the key is not one it takes. The key itself never
+// appears in a response.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kinds keyKind) bool {
+	key, ok := bearer(r)
+	if !ok {
 		writeError(w, http.StatusUnauthorized, "authentication_invalid", "Invalid authentication",
 			"Unable to authenticate the request, you need to supply an active secret key in the Authorization header as a bearer token.")
 		return false
-	case subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(s.secret)) != 1:
-		writeError(w, http.StatusUnauthorized, "clerk_key_invalid", "The provided Clerk Secret Key is invalid.",
-			"The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.")
-		return false
 	}
-	return true
+	isInstance := subtle.ConstantTimeCompare([]byte(key), []byte(s.secret)) == 1
+	switch {
+	case isInstance && kinds&instanceKey != 0:
+		return true
+	case isInstance:
+		writeError(w, http.StatusUnauthorized, "authentication_invalid", "Invalid authentication",
+			"This endpoint must be authenticated with a machine secret key in the Authorization header as a bearer token.")
+		return false
+	case kinds&machineKey != 0 && s.machineByKey(key) != nil:
+		return true
+	}
+	writeError(w, http.StatusUnauthorized, "clerk_key_invalid", "The provided Clerk Secret Key is invalid.",
+		"The provided Clerk Secret Key is invalid. Make sure that your Clerk Secret Key is correct.")
+	return false
+}
+
+// bearer is the key of an "Authorization: Bearer <key>" header.
+func bearer(r *http.Request) (string, bool) {
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	key = strings.TrimSpace(key)
+	return key, ok && strings.EqualFold(scheme, "Bearer") && key != ""
 }
 
 func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request) {
@@ -217,7 +262,14 @@ type clerkError struct {
 }
 
 func writeParamError(w http.ResponseWriter, p *paramError) {
-	writeErrors(w, http.StatusUnprocessableEntity, clerkError{
+	writeParamErrorStatus(w, http.StatusUnprocessableEntity, p)
+}
+
+// writeParamErrorStatus is writeParamError with another status: the
+// specification gives 400, not 422, for the machine authentication
+// endpoints' bad bodies.
+func writeParamErrorStatus(w http.ResponseWriter, status int, p *paramError) {
+	writeErrors(w, status, clerkError{
 		Message: "is invalid", LongMessage: p.long, Code: p.code, Meta: map[string]any{"param_name": p.param},
 	})
 }
@@ -237,10 +289,36 @@ func writeErrors(w http.ResponseWriter, status int, errs ...clerkError) {
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	raw, err := json.Marshal(body)
-	if err != nil { // only plain maps and slices are written
+	if err != nil { // only plain maps, slices and structs of them are written
 		panic(err)
 	}
 	writeRaw(w, status, raw)
+}
+
+// maxBody caps a request body: the largest the specification allows (150
+// scoped machines, claims) is a few KiB.
+const maxBody = 1 << 20
+
+// decodeBody decodes the request's JSON object into v, refusing properties
+// v does not declare (the specification's request bodies allow none); an
+// empty body is an empty object. It answers 400 and returns false when the
+// body is not such an object.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed_request", "malformed request", "The request body could not be read: "+err.Error())
+		return false
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = []byte("{}")
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed_request", "malformed request", "The request body is not the JSON object this endpoint takes: "+err.Error())
+		return false
+	}
+	return true
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {

@@ -1,9 +1,11 @@
 package clerkfake_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +38,47 @@ func get(t testing.TB, s *clerkfake.Server, path, key string) response {
 		t.Fatal(err)
 	}
 	return readResponse(t, resp)
+}
+
+// post sends body as JSON to path (relative to the base URL) with key as
+// the bearer secret key; an empty key sends no Authorization.
+func post(t testing.TB, s *clerkfake.Server, path, key string, body any) response {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.URL()+path, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readResponse(t, resp)
+}
+
+// clock is a test's clock, which it moves on by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // readResponse reads and closes resp.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"math/big"
 	"strings"
 	"time"
@@ -138,7 +139,7 @@ func (s *Server) MintToken(p TokenParams) (string, error) {
 	s.mu.RLock()
 	key := s.current()
 	s.mu.RUnlock()
-	return sign(key, claims)
+	return sign(key, claims, nil)
 }
 
 func (s *Server) claims(p TokenParams) (map[string]any, error) {
@@ -242,9 +243,13 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// sign encodes claims as a compact JWS signed with RS256.
-func sign(key *signingKey, claims map[string]any) (string, error) {
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "kid": key.kid, "typ": "JWT"})
+// sign encodes claims as a compact JWS signed with RS256, its header
+// carrying the key's kid and the extra parameters (such as an M2M token's
+// "cat").
+func sign(key *signingKey, claims map[string]any, extra map[string]string) (string, error) {
+	fields := map[string]string{"alg": "RS256", "kid": key.kid, "typ": "JWT"}
+	maps.Copy(fields, extra)
+	header, err := json.Marshal(fields)
 	if err != nil {
 		return "", err
 	}

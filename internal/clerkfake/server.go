@@ -3,12 +3,30 @@
 // clerk-sdk-go clients at it instead of api.clerk.com.
 //
 // It serves the endpoints this project reads, shaped as in Clerk's Backend API
-// specification (version 2025-04-10): GET /v1/jwks, GET /v1/users,
-// GET /v1/users/count and GET /v1/users/{user_id}, each guarded by the secret
-// key the way Clerk guards them. It signs session tokens with its own RSA key
-// (MintToken), rotates that key on request (RotateKey), holds users in memory
-// (AddUser, SeedUsers, DeleteUser) and injects latency, rate limiting and
-// server errors on request (Fail). Everything is safe for concurrent use.
+// specification (version 2025-04-10), each guarded by the secret key the way
+// Clerk guards it:
+//
+//   - users and keys: GET /v1/jwks, GET /v1/users, GET /v1/users/count and
+//     GET /v1/users/{user_id};
+//   - machines: POST /v1/machines, GET /v1/machines/{machine_id} and
+//     GET /v1/machines/{machine_id}/secret_key;
+//   - M2M tokens: POST /v1/m2m_tokens (with a machine's secret key; opaque or
+//     JWT), POST /v1/m2m_tokens/verify and
+//     POST /v1/m2m_tokens/{m2m_token_id}/revoke (with the instance's key or a
+//     machine's);
+//   - API keys: POST /v1/api_keys, POST /v1/api_keys/verify and
+//     POST /v1/api_keys/{apiKeyID}/revoke;
+//   - OAuth access tokens: POST /v1/oauth_applications/access_tokens/verify.
+//
+// It signs session tokens with its own RSA key (MintToken), rotates that key
+// on request (RotateKey), holds users in memory (AddUser, SeedUsers,
+// DeleteUser), creates machines (AddMachine) and OAuth access tokens
+// (IssueOAuthToken, since they come from an OAuth flow Clerk's Backend API
+// has no endpoint for), and injects latency, rate limiting and server errors
+// on request (Fail). A revoked or expired M2M token, API key or OAuth access
+// token still verifies, with "revoked" or "expired" true, as the
+// specification's answers carry them: the caller decides what they mean.
+// Everything is safe for concurrent use.
 package clerkfake
 
 import (
@@ -32,8 +50,9 @@ type Config struct {
 	// "https://standin-<random>.clerk.accounts.dev", shaped like a Clerk
 	// development instance so clerk-sdk-go's issuer check accepts it.
 	Issuer string
-	// Now is the clock for minted tokens (iat, nbf, exp) and users'
-	// timestamps. Nil means time.Now.
+	// Now is the clock for minted tokens (iat, nbf, exp), users' and
+	// machines' timestamps, and the expiry of M2M tokens, API keys and OAuth
+	// access tokens. Nil means time.Now.
 	Now func() time.Time
 	// RateLimit, when set, enforces Clerk's own kind of limit: at most
 	// RateLimit.Requests in any RateLimit.Window (Clerk allows 100 per 10 s
@@ -51,9 +70,10 @@ type RateLimit struct {
 // Server is the stand-in. Create it with New; serve it with Start or mount
 // Handler in a server of your own.
 type Server struct {
-	now    func() time.Time
-	secret string
-	issuer string
+	now        func() time.Time
+	secret     string
+	issuer     string
+	instanceID string
 
 	mu    sync.RWMutex // guards keys and the user store
 	keys  []*signingKey
@@ -66,6 +86,12 @@ type Server struct {
 	limited  int         // 429s answered for the rate limit
 	requests map[string]int
 
+	authMu   sync.Mutex // guards machines and what the vaults hold
+	machines map[string]*Machine
+	m2m      vault // opaque M2M tokens
+	apiKeys  vault
+	oauth    vault // OAuth access tokens
+
 	lifeMu sync.Mutex // guards srv, ln and url
 	srv    *http.Server
 	ln     net.Listener
@@ -76,12 +102,17 @@ type Server struct {
 // It does not listen until Start is called.
 func New(cfg Config) (*Server, error) {
 	s := &Server{
-		now:      cfg.Now,
-		limit:    cfg.RateLimit,
-		secret:   cfg.SecretKey,
-		issuer:   cfg.Issuer,
-		requests: map[string]int{},
-		store:    newStore(),
+		now:        cfg.Now,
+		limit:      cfg.RateLimit,
+		secret:     cfg.SecretKey,
+		issuer:     cfg.Issuer,
+		requests:   map[string]int{},
+		store:      newStore(),
+		instanceID: newID("ins_"),
+		machines:   map[string]*Machine{},
+		m2m:        newVault(),
+		apiKeys:    newVault(),
+		oauth:      newVault(),
 	}
 	if s.now == nil {
 		s.now = time.Now

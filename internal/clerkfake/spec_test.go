@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -53,8 +54,8 @@ func loadSpec(t *testing.T) map[string]any {
 
 // schemaChecker checks JSON values against the specification's schemas:
 // required properties present, no properties the schema does not allow,
-// JSON types and enums as declared, $ref, allOf, oneOf and anyOf resolved,
-// null only where nullable.
+// JSON types, enums and string patterns as declared, $ref, allOf, oneOf and
+// anyOf resolved, null only where nullable.
 type schemaChecker struct {
 	spec map[string]any
 }
@@ -123,6 +124,11 @@ func (c schemaChecker) check(where string, schema map[string]any, value any) []s
 	}
 	if enum, ok := schema["enum"].([]any); ok && !slices.Contains(enum, value) {
 		problems = append(problems, fmt.Sprintf("%s: %v is not one of %v", where, value, enum))
+	}
+	if pattern, ok := schema["pattern"].(string); ok {
+		if str, isString := value.(string); isString && !regexp.MustCompile(pattern).MatchString(str) {
+			problems = append(problems, fmt.Sprintf("%s: %q does not match %s", where, str, pattern))
+		}
 	}
 	switch v := value.(type) {
 	case map[string]any:
@@ -280,6 +286,99 @@ func TestResponsesConformToSpec(t *testing.T) {
 	}
 }
 
+// TestMachineAuthResponsesConformToSpec checks the answers of the machine
+// authentication endpoints (machines, M2M tokens, API keys, OAuth access
+// tokens) against the schemas the specification declares for them, in the
+// order a client meets them: created, verified, revoked, verified again.
+func TestMachineAuthResponsesConformToSpec(t *testing.T) {
+	t.Parallel()
+	c := schemaChecker{spec: loadSpec(t)}
+	s := clerkfaketest.Start(t, clerkfake.Config{Now: func() time.Time { return fixedNow }})
+	user := s.AddUser(clerkfake.User{}).ID
+	api, err := s.AddMachine("api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker, err := s.AddMachine("worker", api.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oauth, err := s.IssueOAuthToken(user, "client_dev", []string{"profile"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noID := strings.Repeat("0", 32)
+	var m2m, key struct{ ID, Token, Secret string }
+
+	tests := []struct {
+		name     string
+		method   string
+		request  string // path relative to the base URL
+		key      string
+		body     any
+		specPath string
+		status   int
+		into     any // where the answer is also decoded, for later requests
+	}{
+		{"create machine", "post", "/machines", s.SecretKey(), map[string]any{"name": "batch", "scoped_machines": []string{api.ID}}, "/machines", 200, nil},
+		{"machine", "get", "/machines/" + worker.ID, s.SecretKey(), nil, "/machines/{machine_id}", 200, nil},
+		{"machine not found", "get", "/machines/mch_nobody", s.SecretKey(), nil, "/machines/{machine_id}", 404, nil},
+		{"machine secret key", "get", "/machines/" + worker.ID + "/secret_key", s.SecretKey(), nil, "/machines/{machine_id}/secret_key", 200, nil},
+		{"secret key not found", "get", "/machines/mch_nobody/secret_key", s.SecretKey(), nil, "/machines/{machine_id}/secret_key", 404, nil},
+		{"create M2M token", "post", "/m2m_tokens", worker.SecretKey, map[string]any{"claims": map[string]any{"job": "export"}}, "/m2m_tokens", 201, &m2m},
+		{"create bare M2M token", "post", "/m2m_tokens", api.SecretKey, map[string]any{"seconds_until_expiration": 30}, "/m2m_tokens", 201, nil},
+		{"create JWT M2M token", "post", "/m2m_tokens", worker.SecretKey, map[string]any{"token_format": "jwt"}, "/m2m_tokens", 201, nil},
+		{"verify M2M token", "post", "/m2m_tokens/verify", s.SecretKey(), func() any { return map[string]string{"token": m2m.Token} }, "/m2m_tokens/verify", 200, nil},
+		{"M2M token not found", "post", "/m2m_tokens/verify", s.SecretKey(), map[string]string{"token": "mt_unknown"}, "/m2m_tokens/verify", 404, nil},
+		{"revoke M2M token", "post", "", s.SecretKey(), map[string]string{"revocation_reason": "done"}, "/m2m_tokens/{m2m_token_id}/revoke", 200, nil},
+		{"verify revoked M2M token", "post", "/m2m_tokens/verify", api.SecretKey, func() any { return map[string]string{"token": m2m.Token} }, "/m2m_tokens/verify", 200, nil},
+		{"revoke unknown M2M token", "post", "/m2m_tokens/mt_" + noID + "/revoke", s.SecretKey(), map[string]any{}, "/m2m_tokens/{m2m_token_id}/revoke", 404, nil},
+		{"create API key", "post", "/api_keys", s.SecretKey(), map[string]any{
+			"name": "ci key", "subject": user, "description": "for CI", "claims": map[string]any{"team": "ops"}, "scopes": []string{"read"},
+			"created_by": user, "seconds_until_expiration": 3600,
+		}, "/api_keys", 200, &key},
+		{"create bare API key", "post", "/api_keys", s.SecretKey(), map[string]any{"name": "machine key", "subject": api.ID}, "/api_keys", 200, nil},
+		{"verify API key", "post", "/api_keys/verify", s.SecretKey(), func() any { return map[string]string{"secret": key.Secret} }, "/api_keys/verify", 200, nil},
+		{"API key not found", "post", "/api_keys/verify", s.SecretKey(), map[string]string{"secret": "ak_unknown"}, "/api_keys/verify", 404, nil},
+		{"revoke API key", "post", "", s.SecretKey(), map[string]any{}, "/api_keys/{apiKeyID}/revoke", 200, nil},
+		{"verify revoked API key", "post", "/api_keys/verify", s.SecretKey(), func() any { return map[string]string{"secret": key.Secret} }, "/api_keys/verify", 200, nil},
+		{"revoke unknown API key", "post", "/api_keys/ak_" + noID + "/revoke", s.SecretKey(), map[string]any{}, "/api_keys/{apiKeyID}/revoke", 404, nil},
+		{"verify OAuth access token", "post", "/oauth_applications/access_tokens/verify", s.SecretKey(), map[string]string{"access_token": oauth}, "/oauth_applications/access_tokens/verify", 200, nil},
+		{"OAuth access token not found", "post", "/oauth_applications/access_tokens/verify", s.SecretKey(), map[string]string{"access_token": "oat_unknown"}, "/oauth_applications/access_tokens/verify", 404, nil},
+	}
+	for _, tt := range tests {
+		// Later requests use what earlier ones answered.
+		body := tt.body
+		if f, ok := body.(func() any); ok {
+			body = f()
+		}
+		request := tt.request
+		switch {
+		case request == "" && strings.HasPrefix(tt.specPath, "/m2m_tokens"):
+			request = "/m2m_tokens/" + m2m.ID + "/revoke"
+		case request == "":
+			request = "/api_keys/" + key.ID + "/revoke"
+		}
+		var r response
+		if tt.method == "get" {
+			r = get(t, s, request, tt.key)
+		} else {
+			r = post(t, s, request, tt.key, body)
+		}
+		if r.status != tt.status {
+			t.Fatalf("%s: status %d, want %d: %s", tt.name, r.status, tt.status, r.body)
+		}
+		for _, p := range c.check("response", c.responseSchema(t, tt.specPath, tt.method, tt.status), decodeJSON(t, r.body)) {
+			t.Errorf("%s: %s", tt.name, p)
+		}
+		if tt.into != nil {
+			if err := json.Unmarshal(r.body, tt.into); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // TestSchemaCheckerCatchesMistakes makes sure the conformance test can fail.
 func TestSchemaCheckerCatchesMistakes(t *testing.T) {
 	t.Parallel()
@@ -305,5 +404,12 @@ func TestSchemaCheckerCatchesMistakes(t *testing.T) {
 				t.Errorf("problems:\n%s\nwant one containing %q", problems, tt.want)
 			}
 		})
+	}
+	m2m := c.responseSchema(t, "/m2m_tokens/verify", "post", 200)
+	problems := strings.Join(c.check("response", m2m, decodeJSON(t, []byte(`{"id":"mt_1","subject":"mch_1","token":"x"}`))), "\n")
+	for _, want := range []string{`response.id: "mt_1" does not match`, `response.subject: "mch_1" does not match`, "property token is not in the schema"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems:\n%s\nwant one containing %q", problems, want)
+		}
 	}
 }
