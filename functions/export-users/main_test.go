@@ -21,6 +21,7 @@ import (
 	"clerk-lambda/internal/lambdaevents"
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
+	"clerk-lambda/shared/exportrun"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/metrics"
 	"clerk-lambda/shared/metrics/metricstest"
@@ -101,9 +102,17 @@ func TestScheduledRunExportsEveryUser(t *testing.T) {
 	defer obj.Body.Close()
 	exporttest.CheckUsers(t, obj.Body, exporttest.IDs(fake))
 
+	runID, _ := sum["runId"].(string)
+	if !exportrun.ValidRunID(runID) {
+		t.Errorf("summary's runId = %q, want a run id", runID)
+	}
+	if l := lease(t, client, bucket); l != nil {
+		t.Errorf("the finished run left its lease: %+v", l)
+	}
+	const run = `"event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","trigger":"schedule","runId":"`
 	for _, want := range []string{
-		`"msg":"export started","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","bucket":"` + bucket + `","prefix":"users","requestId":"req-1"}`,
-		`"msg":"export finished","event":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","users":1200,`,
+		`"msg":"export started",` + run + runID + `","bucket":"` + bucket + `","prefix":"users","requestId":"req-1"}`,
+		`"msg":"export finished",` + run + runID + `","users":1200,`,
 		`,"requestId":"req-1"}` + "\n" + `{"time"`, // on the first line, and on the second below
 		`.jsonl.gz","ExportSucceeded":1,"_aws":{`,
 	} {
@@ -146,12 +155,16 @@ func TestFailedRunIsReportedAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	_, err = jobFor(s, srv.Client(), logging.New(&logs, slog.LevelInfo)).handle(context.Background(), events.EventBridgeEvent{ID: "e-2"})
+	bucket := e["EXPORT_BUCKET"]
+	_, err = jobFor(s, srv.Client(), logging.New(&logs, slog.LevelInfo)).handle(context.Background(), json.RawMessage(`{"id":"e-2"}`))
 	if err == nil || !strings.HasPrefix(err.Error(), "export stopped after 0 users: clerkapi: list users: HTTP 401 clerk_key_invalid") {
 		t.Fatalf("handle: %v; want the Clerk key error", err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"export failed","event":"e-2","error":"export stopped after 0 users: `) {
+	if !regexp.MustCompile(`"msg":"export failed","event":"e-2","trigger":"schedule","runId":"[^"]+","error":"export stopped after 0 users: `).MatchString(logs.String()) {
 		t.Errorf("logs lack the failure:\n%s", logs.String())
+	}
+	if l := lease(t, srv.Client(), bucket); l != nil {
+		t.Errorf("the failed run left its lease: %+v", l)
 	}
 }
 

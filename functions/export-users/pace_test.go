@@ -3,12 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/internal/clerkfake/clerkfaketest"
@@ -63,7 +62,7 @@ func TestDefaultPaceStaysUnderClerksLimit(t *testing.T) {
 			}
 		}
 	}()
-	sum, err := j.handle(context.Background(), events.EventBridgeEvent{ID: "paced"})
+	sum, err := j.handle(context.Background(), json.RawMessage(`{"id":"paced"}`))
 	close(done)
 	wg.Wait()
 	if err != nil {
