@@ -267,30 +267,39 @@ func TestS3AndOtherAccess(t *testing.T) {
 	}
 }
 
-// The authorizer reads the secret key only to fetch the JWKS, which it never
-// does when ClerkJwtKey is set: then it may not read the secret at all.
+// The authorizer reads the secret key to fetch the JWKS, which it never does
+// when ClerkJwtKey is set, and to verify opaque machine tokens, which it
+// never does with session tokens alone: with both, it may not read the
+// secret at all.
 func TestAuthorizerSecretOnlyWithoutJwtKey(t *testing.T) {
 	t.Parallel()
 	s := template(t)
-	policies := list(lookup(s.resource(authorizerID), "Properties", "Policies"))
-	for _, jwtKey := range []string{"", "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"} {
-		d := with(s.raw, map[string]string{"ClerkJwtKey": jwtKey})
-		granted := false
-		for _, p := range policies {
-			v, err := d.value(p)
-			if err != nil {
-				t.Fatalf("%s: Policies: %v", authorizerID, err)
-			}
-			if render(v) == "${ClerkSecretReadPolicy}" {
-				granted = true
-			}
+	const pem = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
+	if !authorizerReadsSecret(t, s, map[string]string{"ClerkJwtKey": pem, "AcceptedTokens": "session_token,m2m_token"}) {
+		t.Errorf("with AcceptedTokens naming m2m_token, %s verifies opaque tokens with the secret key but is not granted ClerkSecretReadPolicy", authorizerID)
+	}
+	if !authorizerReadsSecret(t, s, map[string]string{"ClerkJwtKey": ""}) {
+		t.Errorf("with ClerkJwtKey empty, %s fetches the JWKS with the secret key but is not granted ClerkSecretReadPolicy", authorizerID)
+	}
+	if authorizerReadsSecret(t, s, map[string]string{"ClerkJwtKey": pem}) {
+		t.Errorf("with ClerkJwtKey set, %s never reads the secret key but is still granted ClerkSecretReadPolicy: "+
+			"attach it with !If [<ClerkJwtKey is empty>, !Ref ClerkSecretReadPolicy, !Ref AWS::NoValue]", authorizerID)
+	}
+}
+
+// authorizerReadsSecret reports whether the authorizer is granted
+// ClerkSecretReadPolicy with params.
+func authorizerReadsSecret(t *testing.T, s *stack, params map[string]string) bool {
+	t.Helper()
+	d := with(s.raw, params)
+	for _, p := range list(lookup(s.resource(authorizerID), "Properties", "Policies")) {
+		v, err := d.value(p)
+		if err != nil {
+			t.Fatalf("%s: Policies: %v", authorizerID, err)
 		}
-		switch {
-		case jwtKey == "" && !granted:
-			t.Errorf("with ClerkJwtKey empty, %s fetches the JWKS with the secret key but is not granted ClerkSecretReadPolicy", authorizerID)
-		case jwtKey != "" && granted:
-			t.Errorf("with ClerkJwtKey set, %s never reads the secret key but is still granted ClerkSecretReadPolicy: "+
-				"attach it with !If [<ClerkJwtKey is empty>, !Ref ClerkSecretReadPolicy, !Ref AWS::NoValue]", authorizerID)
+		if render(v) == "${ClerkSecretReadPolicy}" {
+			return true
 		}
 	}
+	return false
 }

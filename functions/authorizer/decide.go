@@ -22,8 +22,11 @@ func (a *authorizer) decide(ctx context.Context, headers map[string]string, cook
 	if err == nil {
 		var id *identity.Identity
 		if id, err = a.verifier.Verify(ctx, token); err == nil {
-			a.log.InfoContext(ctx, "authorized", append([]any{"allowed", true, "userId", id.UserID, "route", route},
-				metrics.Count(metrics.Allowed)...)...)
+			attrs := []any{"allowed", true, "userId", id.UserID, "route", route}
+			if id.TokenType != "" { // a machine token: who it speaks for, by ids that are not secrets
+				attrs = append(attrs, "tokenType", id.TokenType, "subject", id.Subject, "tokenId", id.TokenID)
+			}
+			a.log.InfoContext(ctx, "authorized", append(attrs, metrics.Count(metrics.Allowed)...)...)
 			return id, nil
 		}
 	}
@@ -35,9 +38,12 @@ func (a *authorizer) decide(ctx context.Context, headers map[string]string, cook
 	}
 	// The decision line is also the Denied metric, by reason: a closed set.
 	count := metrics.Count(metrics.Denied, "Reason", string(reason))
-	if reason == clerkauth.JWKSUnavailable {
+	switch reason {
+	case clerkauth.JWKSUnavailable:
 		a.log.ErrorContext(ctx, "denied: Clerk's keys are unavailable", append([]any{"allowed", false, "reason", reason, "route", route, "error", err.Error()}, count...)...)
-	} else {
+	case clerkauth.ClerkUnavailable:
+		a.log.ErrorContext(ctx, "denied: Clerk could not verify a machine token", append([]any{"allowed", false, "reason", reason, "route", route, "error", err.Error()}, count...)...)
+	default:
 		a.log.InfoContext(ctx, "denied", append([]any{"allowed", false, "reason", reason, "route", route}, count...)...)
 	}
 	return nil, err

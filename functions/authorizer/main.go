@@ -1,5 +1,7 @@
 // Command authorizer is the API's Lambda authorizer: it verifies the caller's
-// Clerk session token and hands the claims to the route functions.
+// Clerk token (a session token; M2M tokens, API keys and OAuth access tokens
+// too when CLERK_ACCEPTED_TOKENS names them) and hands the claims to the
+// route functions.
 //
 // One binary answers every event shape API Gateway sends an authorizer, told
 // apart by the event itself:
@@ -18,11 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkauth"
+	"clerk-lambda/shared/identity"
 	"clerk-lambda/shared/secrets"
 	"clerk-lambda/shared/settings"
 	"clerk-lambda/shared/startup"
@@ -45,30 +50,79 @@ func newAuthorizer(get settings.Lookup, logger *slog.Logger) (*authorizer, error
 	if err != nil {
 		return nil, err
 	}
-	var opts clerkauth.Options
-	if cfg.JWTKey == "" {
-		key, err := settings.ReadSecretKey(get)
-		if err != nil {
-			return nil, fmt.Errorf("%w (the JWKS is fetched with the secret key unless %s is set)", err, settings.JWTKeyName)
-		}
-		provider, err := secrets.New(secrets.Config{SecretKey: key})
-		if err != nil {
-			return nil, err
-		}
-		opts.SecretKey = provider.SecretKey
-	}
-	v, err := clerkauth.New(cfg, opts)
+	opts, err := machineOptions(get)
 	if err != nil {
 		return nil, err
 	}
 	keys := "CLERK_JWT_KEY, no network"
 	if cfg.JWTKey == "" {
 		keys = "the JWKS from " + cfg.APIURL
+		if opts.SecretKey, err = secretKey(get, opts); err != nil {
+			return nil, err
+		}
 	}
-	logger.Debug("authorizer settings", "issuer", cfg.Issuer, "keys", keys,
+	v, err := clerkauth.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	logger.Debug("authorizer settings", "issuer", cfg.Issuer, "keys", keys, "accepts", opts.Accepts,
 		"authorizedParties", cfg.AuthorizedParties, "clockSkew", cfg.ClockSkew.String())
 	return &authorizer{verifier: v, log: logger}, nil
 }
+
+// machineOptions reads which token types are accepted and, when a machine
+// type is among them, connects the Backend API client that verifies them.
+// With session tokens alone (the default) nothing here touches Clerk.
+func machineOptions(get settings.Lookup) (clerkauth.Options, error) {
+	names, err := settings.AcceptedTokens(get)
+	if err != nil {
+		return clerkauth.Options{}, err
+	}
+	var opts clerkauth.Options
+	for _, n := range names {
+		opts.Accepts = append(opts.Accepts, identity.TokenType(n))
+	}
+	if len(names) == 1 && names[0] == string(identity.SessionToken) {
+		return opts, nil
+	}
+	if opts.MachineTokenTTL, err = settings.MachineTokenCacheTTL(get); err != nil {
+		return clerkauth.Options{}, err
+	}
+	backend, err := clerkapi.LoadSettings(get, settings.DefaultAuthorizerRateLimit)
+	if err != nil {
+		return clerkauth.Options{}, fmt.Errorf("%w (machine tokens are verified with the secret key)", err)
+	}
+	// A verification waits out no rate limit: the caller is refused and
+	// retries, rather than the authorizer holding every request.
+	backend.Client.MaxRetryAfter = maxRetryAfter
+	client, provider, err := clerkapi.Connect(backend)
+	if err != nil {
+		return clerkauth.Options{}, err
+	}
+	opts.Machines, opts.SecretKey = client, provider.SecretKey
+	return opts, nil
+}
+
+// secretKey is the secret key's provider for the JWKS fetch: the machine
+// client's when there is one, so both read the key once.
+func secretKey(get settings.Lookup, opts clerkauth.Options) (func(context.Context) (string, error), error) {
+	if opts.SecretKey != nil {
+		return opts.SecretKey, nil
+	}
+	key, err := settings.ReadSecretKey(get)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the JWKS is fetched with the secret key unless %s is set)", err, settings.JWTKeyName)
+	}
+	provider, err := secrets.New(secrets.Config{SecretKey: key})
+	if err != nil {
+		return nil, err
+	}
+	return provider.SecretKey, nil
+}
+
+// maxRetryAfter is the longest Retry-After a machine-token verification
+// waits out, once, as a route's Clerk call does.
+const maxRetryAfter = time.Second
 
 // errUnauthorized is the error API Gateway turns into a 401 for REST APIs and
 // HTTP API payload 1.0 authorizers; its text must be exactly "Unauthorized".
@@ -122,7 +176,7 @@ func (a *authorizer) policy(ctx context.Context, methodArn string, headers map[s
 		return events.APIGatewayCustomAuthorizerResponse{}, errUnauthorized
 	}
 	return events.APIGatewayCustomAuthorizerResponse{
-		PrincipalID: id.UserID,
+		PrincipalID: principal(id),
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
 			Statement: []events.IAMPolicyStatement{{
@@ -133,4 +187,13 @@ func (a *authorizer) policy(ctx context.Context, methodArn string, headers map[s
 		},
 		Context: id.Context(),
 	}, nil
+}
+
+// principal is the policy's principalId: the user, or for a machine token
+// without one, its subject.
+func principal(id *identity.Identity) string {
+	if id.UserID != "" {
+		return id.UserID
+	}
+	return id.Subject
 }

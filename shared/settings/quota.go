@@ -16,6 +16,14 @@ const maxAPIRateLimit = 100
 // At 500 users a page that is 2,500 users a second.
 const DefaultBatchRateLimit = 5
 
+// DefaultAuthorizerRateLimit is how many machine-token verifications per
+// second the authorizer sends the Backend API at most, per execution
+// environment, when CLERK_API_RATE_LIMIT is unset: a flood of well-formed
+// made-up tokens then drains Clerk's quota no faster than this (an
+// environment serves one request at a time, so one waits at most a tenth
+// of a second for its turn).
+const DefaultAuthorizerRateLimit = 10
+
 // APIRateLimit reads CLERK_API_RATE_LIMIT: how many Backend API requests per
 // second one execution environment may send, such as 5 or 0.5; 0 means
 // unpaced, and unset means def.
