@@ -93,9 +93,9 @@ dev: ## run the whole API on 127.0.0.1:3000 and the example site on localhost:51
 # USER is also the login name in every shell, so only a USER given on make's
 # command line picks the token's user. ADMIN=0 (or false, no, off) is not an admin.
 .PHONY: token
-token: ## mint a session token for make dev: make token [USER=user_...] [ADMIN=1]
+token: ## mint a token for make dev: make token [TYPE=session|m2m|api_key|oauth] [USER=user_...] [ADMIN=1]
 	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
-	@.cache/devapi/devapi token $(if $(filter command line,$(origin USER)),-user $(USER)) $(if $(filter-out 0 false no off,$(ADMIN)),-admin)
+	@.cache/devapi/devapi token $(if $(TYPE),-type $(TYPE)) $(if $(filter command line,$(origin USER)),-user $(USER)) $(if $(filter-out 0 false no off,$(ADMIN)),-admin)
 
 # ---- AWS: deploy, secret, logs, teardown (docs/deploy.md) ----
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"clerk-lambda/internal/clerkfake"
@@ -18,12 +20,19 @@ import (
 
 // Stand-in users, with fixed ids so that make token USER=... is easy to type.
 const (
-	userID      = "user_alice"
-	adminID     = "user_ada"
-	adminOrgID  = "org_dev"
-	adminOrg    = "dev"
-	adminRole   = "org:admin"
-	standInFile = "standin.json"
+	userID     = "user_alice"
+	adminID    = "user_ada"
+	adminOrgID = "org_dev"
+	adminOrg   = "dev"
+	adminRole  = "org:admin"
+	// devMachine names the stand-in's machine, whose M2M tokens make token
+	// TYPE=m2m prints; its id (random for each run, like every machine id)
+	// is standIn.machine.ID, the value for a list of admin machines.
+	devMachine = "dev-worker"
+	// devOAuthClient is the client id of the OAuth application the stand-in's
+	// OAuth access tokens are issued to.
+	devOAuthClient = "client_dev"
+	standInFile    = "standin.json"
 	// CLIEnvFile, in the cache folder, holds what cmd/clerk-users needs to
 	// reach the running stand-in: its URL and its secret key.
 	CLIEnvFile = "clerk.env"
@@ -43,6 +52,7 @@ type standIn struct {
 	fake      *clerkfake.Server
 	user      clerkfake.User
 	admin     clerkfake.User
+	machine   clerkfake.Machine // devMachine
 	control   *http.Server
 	controlAt string // host:port of the control endpoints
 	stateFile string
@@ -61,10 +71,25 @@ type standInState struct {
 
 // tokenRequest asks the dev server for a token; the answer is tokenAnswer.
 type tokenRequest struct {
+	Type  string `json:"type"` // one of tokenTypes; "" = session
 	User  string `json:"user"`
 	Admin bool   `json:"admin"`
 	TTL   string `json:"ttl"`
 }
+
+// The kinds of token make token prints: a session token, or one of Clerk's
+// machine authentication tokens.
+const (
+	sessionToken = "session"
+	m2mToken     = "m2m"
+	apiKeyToken  = "api_key"
+	oauthToken   = "oauth"
+)
+
+var tokenTypes = []string{sessionToken, m2mToken, apiKeyToken, oauthToken}
+
+// devOAuthScopes are the scopes of the stand-in's OAuth access tokens.
+var devOAuthScopes = []string{"profile", "email"}
 
 type tokenAnswer struct {
 	Token   string    `json:"token,omitempty"`
@@ -94,6 +119,10 @@ func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 		PublicMetadata: map[string]any{"role": "admin"},
 	})
 	fake.SeedUsers(8)
+	if s.machine, err = fake.AddMachine(devMachine); err != nil {
+		fake.Close()
+		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
+	}
 	if err := s.openControl(); err != nil {
 		fake.Close()
 		return nil, err
@@ -158,8 +187,8 @@ func (s *standIn) mint(user string, admin bool, ttl time.Duration) (string, time
 
 // mintFor is mint for a page of the given origin, the token's azp.
 func (s *standIn) mintFor(origin, user string, admin bool, ttl time.Duration) (string, time.Time, error) {
-	if !s.known(user) {
-		return "", time.Time{}, fmt.Errorf("the stand-in has no user %s (its users: %s, %s and the seeded ones)", user, userID, adminID)
+	if err := s.check(user); err != nil {
+		return "", time.Time{}, err
 	}
 	p := clerkfake.TokenParams{UserID: user, AuthorizedParty: origin, TTL: ttl}
 	if admin {
@@ -169,13 +198,14 @@ func (s *standIn) mintFor(origin, user string, admin bool, ttl time.Duration) (s
 	return token, time.Now().Add(ttl), err
 }
 
-func (s *standIn) known(id string) bool {
+// check says which users there are when the stand-in has none with id.
+func (s *standIn) check(id string) error {
 	for _, u := range s.fake.Users() {
 		if u.ID == id {
-			return true
+			return nil
 		}
 	}
-	return false
+	return fmt.Errorf("the stand-in has no user %s (its users: %s, %s and the seeded ones)", id, userID, adminID)
 }
 
 // openControl serves POST /token and GET /dev-token on a loopback port of
@@ -227,19 +257,93 @@ func (s *standIn) serveToken(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = d
 	}
+	if req.Admin && req.Type != "" && req.Type != sessionToken {
+		answer(http.StatusBadRequest, tokenAnswer{Error: "admin makes an admin's session token; it does not go with type " + req.Type})
+		return
+	}
 	user := req.User
 	if user == "" {
-		user = userID
-		if req.Admin {
-			user = adminID
-		}
+		user = defaultSubject(req.Type, req.Admin)
 	}
-	token, expires, err := s.mint(user, req.Admin, ttl)
+	var a tokenAnswer
+	var err error
+	switch req.Type {
+	case "", sessionToken:
+		a.Token, a.Expires, err = s.mint(user, req.Admin, ttl)
+	case m2mToken:
+		user = s.machine.ID
+		a.Token, a.Expires, err = s.m2m(r.Context(), ttl)
+	case apiKeyToken:
+		a.Token, a.Expires, err = s.apiKey(r.Context(), user, ttl)
+	case oauthToken:
+		a.Token, a.Expires, err = s.oauth(user, ttl)
+	default:
+		answer(http.StatusBadRequest, tokenAnswer{Error: "type must be one of " + strings.Join(tokenTypes, ", ")})
+		return
+	}
 	if err != nil {
 		answer(http.StatusNotFound, tokenAnswer{Error: err.Error()})
 		return
 	}
-	answer(http.StatusOK, tokenAnswer{Token: token, User: user, Expires: expires})
+	a.User = user
+	answer(http.StatusOK, a)
+}
+
+// defaultSubject is whose token make token prints without -user: Alice's
+// session or OAuth access token, Ada's as an admin, Ada's API key (an admin's,
+// as scripts that manage the API would hold).
+func defaultSubject(typ string, admin bool) string {
+	if admin || typ == apiKeyToken {
+		return adminID
+	}
+	return userID
+}
+
+// m2m creates an opaque M2M token of the dev machine through the
+// stand-in's Backend API, with the machine's secret key, as a worker would.
+func (s *standIn) m2m(ctx context.Context, ttl time.Duration) (string, time.Time, error) {
+	body, _ := json.Marshal(map[string]any{"seconds_until_expiration": ttl.Seconds()})
+	c, err := s.create(ctx, "/m2m_tokens", s.machine.SecretKey, body, http.StatusCreated)
+	return c.Token, time.UnixMilli(c.Expiration), err
+}
+
+// apiKey creates an API key of the user through the stand-in's Backend API.
+func (s *standIn) apiKey(ctx context.Context, user string, ttl time.Duration) (string, time.Time, error) {
+	if err := s.check(user); err != nil {
+		return "", time.Time{}, err
+	}
+	body, _ := json.Marshal(map[string]any{"name": "make token", "subject": user, "seconds_until_expiration": ttl.Seconds()})
+	c, err := s.create(ctx, "/api_keys", s.fake.SecretKey(), body, http.StatusOK)
+	return c.Secret, time.UnixMilli(c.Expiration), err
+}
+
+// created is what the stand-in answers a creation of an M2M token (token)
+// or an API key (secret) with.
+type created struct {
+	Token      string `json:"token"`
+	Secret     string `json:"secret"`
+	Expiration int64  `json:"expiration"` // milliseconds
+}
+
+// create posts body to a creation endpoint of the stand-in, with key, and
+// decodes the answer, which must have the status want.
+func (s *standIn) create(ctx context.Context, path, key string, body []byte, want int) (created, error) {
+	var c created
+	status, err := postJSON(ctx, s.fake.URL()+path, "Bearer "+key, body, &c)
+	if err == nil && status != want {
+		err = fmt.Errorf("the stand-in answered POST %s with status %d", path, status)
+	}
+	return c, err
+}
+
+// oauth issues an OAuth access token to the user, as the end of an OAuth
+// flow with the stand-in's OAuth application would.
+func (s *standIn) oauth(user string, ttl time.Duration) (string, time.Time, error) {
+	if err := s.check(user); err != nil {
+		return "", time.Time{}, err
+	}
+	token, err := s.fake.IssueOAuthToken(user, devOAuthClient, devOAuthScopes, ttl)
+	return token, time.Now().Add(ttl), err
 }
 
 // devTokenURL is where the example site's page asks for tokens.

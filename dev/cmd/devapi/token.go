@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 // tokenCommand mints a session token: from the running dev server's Clerk
 // stand-in, or, with a real CLERK_SECRET_KEY, from the real instance through
 // its Backend API (create a session for the user, then a token for it).
+// With -type it prints a machine authentication token of the stand-in
+// instead: an opaque M2M token of its machine dev-worker, an API key (Ada's
+// by default) or an OAuth access token (Alice's by default).
 // The token alone goes to stdout, so TOKEN=$(make -s token) works.
 func tokenCommand(args []string, stdout, stderr io.Writer) error {
 	root, err := moduleRoot()
@@ -29,7 +33,8 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("devapi token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	user := fs.String("user", "", "user id (default: "+userID+", or "+adminID+" with -admin)")
+	typ := fs.String("type", sessionToken, "the kind of token: "+strings.Join(tokenTypes, ", ")+" (all but session from the stand-in only)")
+	user := fs.String("user", "", "user id (default: "+userID+", or "+adminID+" with -admin or -type "+apiKeyToken+"; not for -type "+m2mToken+")")
 	admin := fs.Bool("admin", false, "make the token an admin's: role "+adminRole+" in organization "+adminOrg+" (stand-in only)")
 	ttl := fs.Duration("ttl", tokenTTL, "how long the token lives")
 	envFile := fs.String("env-file", filepath.Join(root, ".env"), "settings, if the file exists")
@@ -40,6 +45,9 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		return errUsage
 	}
+	if err := checkTokenFlags(*typ, *user, *admin); err != nil {
+		return err
+	}
 	settings, err := dotenv(*envFile)
 	if err != nil {
 		return err
@@ -48,6 +56,9 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	var token string
 	if secret := setting("CLERK_SECRET_KEY", settings, os.LookupEnv); secret != "" {
+		if *typ != sessionToken {
+			return errors.New(realInstanceHint[*typ])
+		}
 		if *admin {
 			return errors.New("-admin needs the stand-in; with a real Clerk instance, make the user an admin in the Clerk dashboard (organization role or public metadata role admin), then mint a token for that user")
 		}
@@ -63,7 +74,13 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		token, err = clerkSessionToken(ctx, apiURL, secret, *user, *ttl)
 	} else {
-		token, err = standInToken(ctx, filepath.Join(*cacheDir, standInFile), tokenRequest{User: *user, Admin: *admin, TTL: ttl.String()})
+		var answer tokenAnswer
+		answer, err = standInToken(ctx, filepath.Join(*cacheDir, standInFile), tokenRequest{Type: *typ, User: *user, Admin: *admin, TTL: ttl.String()})
+		token = answer.Token
+		if err == nil && *typ == m2mToken {
+			// The machine's id is new each run: say it, for settings that name machines.
+			fmt.Fprintf(stderr, "an M2M token of the stand-in's machine %s, %s\n", devMachine, answer.User)
+		}
 	}
 	if err != nil {
 		return err
@@ -72,29 +89,51 @@ func tokenCommand(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// checkTokenFlags refuses flags that do not go together.
+func checkTokenFlags(typ, user string, admin bool) error {
+	switch {
+	case !slices.Contains(tokenTypes, typ):
+		return fmt.Errorf("-type must be one of %s, not %q", strings.Join(tokenTypes, ", "), typ)
+	case admin && typ != sessionToken:
+		return fmt.Errorf("-admin makes an admin's session token; it does not go with -type %s", typ)
+	case user != "" && typ == m2mToken:
+		return fmt.Errorf("an M2M token is a machine's (%s), not a user's: drop -user", devMachine)
+	}
+	return nil
+}
+
+// realInstanceHint says, for each machine authentication token, where a
+// real Clerk instance's comes from: make token creates them only in the
+// stand-in, which needs no machine secret or OAuth flow.
+var realInstanceHint = map[string]string{
+	m2mToken:    "-type m2m needs the stand-in; with a real Clerk instance, create a machine in the Clerk dashboard and its token with the machine's secret key (POST /v1/m2m_tokens)",
+	apiKeyToken: "-type api_key needs the stand-in; with a real Clerk instance, create the API key in the Clerk dashboard (or with POST /v1/api_keys)",
+	oauthToken:  "-type oauth needs the stand-in; with a real Clerk instance, an OAuth access token comes from an OAuth flow with an OAuth application made in the Clerk dashboard",
+}
+
 // standInToken asks the running dev server for a token.
-func standInToken(ctx context.Context, stateFile string, req tokenRequest) (string, error) {
+func standInToken(ctx context.Context, stateFile string, req tokenRequest) (tokenAnswer, error) {
 	data, err := os.ReadFile(stateFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", errors.New("no dev server with the Clerk stand-in is running: start make dev first (or set CLERK_SECRET_KEY for a real instance)")
+		return tokenAnswer{}, errors.New("no dev server with the Clerk stand-in is running: start make dev first (or set CLERK_SECRET_KEY for a real instance)")
 	}
 	if err != nil {
-		return "", err
+		return tokenAnswer{}, err
 	}
 	var state standInState
 	if err := json.Unmarshal(data, &state); err != nil || !loopbackURL(state.TokenURL) {
-		return "", fmt.Errorf("%s is damaged: restart make dev", stateFile)
+		return tokenAnswer{}, fmt.Errorf("%s is damaged: restart make dev", stateFile)
 	}
 	body, _ := json.Marshal(req)
 	var answer tokenAnswer
 	status, err := postJSON(ctx, state.TokenURL, "Bearer "+state.Key, body, &answer)
 	if err != nil {
-		return "", fmt.Errorf("the dev server did not answer (is make dev still running?): %w", err)
+		return tokenAnswer{}, fmt.Errorf("the dev server did not answer (is make dev still running?): %w", err)
 	}
 	if status != http.StatusOK {
-		return "", errors.New(answer.Error)
+		return tokenAnswer{}, errors.New(answer.Error)
 	}
-	return answer.Token, nil
+	return answer, nil
 }
 
 // clerkSessionToken creates a session for the user on a real Clerk
