@@ -44,6 +44,10 @@ const (
 // one Backend API call per this long.
 const refusalTTL = 10 * time.Second
 
+// verifyTimeout bounds one Backend API verification, retries included, well
+// inside API Gateway's wait for the authorizer.
+const verifyTimeout = 3 * time.Second
+
 // maxMachineClaims bounds a machine token's custom claims: they travel in
 // the authorizer context, and API Gateway limits its size.
 const maxMachineClaims = 4 << 10
@@ -98,6 +102,8 @@ func (m *machines) verify(ctx context.Context, t identity.TokenType, token strin
 	if id, refused, ok := m.memo.get(sum, now); ok {
 		return id, refused
 	}
+	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
 	vt, err := m.ask(ctx, t, token)
 	if err == nil {
 		var id *identity.Identity

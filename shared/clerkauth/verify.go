@@ -210,7 +210,10 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	if err != nil {
 		return nil, err
 	}
-	if !v.accepts[t] {
+	// A JWT without a category may still be an M2M token, told by its sub
+	// once verified; refused here only if neither kind is accepted.
+	undecided := t == identity.SessionToken && hdr.Cat == ""
+	if !v.accepts[t] && !(undecided && v.accepts[identity.M2MToken]) {
 		return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", t))
 	}
 	if t == identity.OAuthToken {
@@ -234,10 +237,17 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], jws.signature) != nil {
 		return nil, reject(TokenInvalidSignature, nil)
 	}
+	return v.identityOf(t, jws.payload, now)
+}
+
+// identityOf checks a verified JWT's claims and builds its caller: an M2M
+// token's if its header or, without a category, its sub says so; a
+// session's otherwise.
+func (v *Verifier) identityOf(t identity.TokenType, payload []byte, now time.Time) (*identity.Identity, error) {
 	if t == identity.M2MToken {
-		return m2mIdentity(jws.payload, now, v.cfg.ClockSkew)
+		return m2mIdentity(payload, now, v.cfg.ClockSkew)
 	}
-	c, err := decodeClaims(jws.payload)
+	c, err := decodeClaims(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +255,10 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 		if !v.accepts[identity.M2MToken] {
 			return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", identity.M2MToken))
 		}
-		return m2mIdentity(jws.payload, now, v.cfg.ClockSkew)
+		return m2mIdentity(payload, now, v.cfg.ClockSkew)
+	}
+	if !v.accepts[identity.SessionToken] {
+		return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", identity.SessionToken))
 	}
 	if err := v.checkClaims(c, now); err != nil {
 		return nil, err
