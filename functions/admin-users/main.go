@@ -1,11 +1,13 @@
 // Command admin-users answers GET /admin/users, a page of Clerk users, and
 // GET /admin/users/{id}, one user, to administrators only: callers whose
 // active organization role is ADMIN_ORG_ROLE, or whose session token carries
-// metadata.role "admin".
+// metadata.role "admin"; machines of ADMIN_MACHINES with their M2M tokens;
+// and API keys of users whose public metadata role is "admin".
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,11 +52,20 @@ func main() {
 
 type handler struct {
 	*clerkroute.Route
-	admins identity.AdminPolicy // ADMIN_ORG_ID, ADMIN_ORG_ROLE
+	admins   identity.AdminPolicy // ADMIN_ORG_ID, ADMIN_ORG_ROLE
+	machines []string             // ADMIN_MACHINES
 }
+
+// accepts are the callers this route takes: signed-in users, machines
+// with their M2M tokens, and API keys (an admin user's, checked with Clerk).
+var accepts = []identity.TokenType{identity.SessionToken, identity.M2MToken, identity.APIKey}
 
 func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
 	admins, err := adminPolicy(get)
+	if err != nil {
+		return nil, err
+	}
+	machines, err := settings.AdminMachines(get)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +73,8 @@ func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &handler{Route: r, admins: admins}, nil
+	r.IDs.Accepts = accepts
+	return &handler{Route: r, admins: admins, machines: machines}, nil
 }
 
 // adminPolicy reads who is an administrator: ADMIN_ORG_ROLE in the
@@ -83,15 +95,65 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	switch {
 	case err != nil:
 		res = respond.IdentityRefused(err)
-	case !id.IsAdmin(h.admins):
-		res, err = respond.Error(http.StatusForbidden, "forbidden", "this route is for administrators only"), errNotAdmin
-	case one:
-		res, err = h.one(ctx, target)
 	default:
-		res, err = h.list(ctx, req.QueryStringParameters)
+		res, err = h.serve(ctx, id, one, target, req.QueryStringParameters)
 	}
 	h.finish(ctx, res, id, one, target, err)
 	return res, nil
+}
+
+// serve answers an identified caller: administrators only.
+func (h *handler) serve(ctx context.Context, id *identity.Identity, one bool, target string, query map[string]string) (events.APIGatewayV2HTTPResponse, error) {
+	admin, err := h.isAdmin(ctx, id)
+	switch {
+	case err != nil:
+		return clerkroute.Failure(err, ""), err
+	case !admin:
+		return respond.Error(http.StatusForbidden, "forbidden", "this route is for administrators only"), errNotAdmin
+	case one:
+		return h.one(ctx, target)
+	}
+	return h.list(ctx, query)
+}
+
+// isAdmin reports whether the caller is an administrator: a session under
+// the admin policy, a machine of ADMIN_MACHINES with its M2M token, or an
+// API key whose subject is a user with public metadata role "admin" (the
+// fact the session claim metadata.role exposes, read here from Clerk,
+// since an API key carries no session claims). An organization's or a
+// machine's API key is no admin's.
+func (h *handler) isAdmin(ctx context.Context, id *identity.Identity) (bool, error) {
+	switch id.Type() {
+	case identity.SessionToken:
+		return id.IsAdmin(h.admins), nil
+	case identity.M2MToken:
+		return id.CallsAs(h.machines), nil
+	case identity.APIKey:
+		if id.UserID == "" {
+			return false, nil
+		}
+		cctx, cancel := clerkroute.CallContext(ctx)
+		defer cancel()
+		u, err := h.Clerk.User(cctx, id.UserID)
+		if errors.Is(err, clerkapi.ErrNotFound) { // deleted since the key was made
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return publicRole(u.PublicMetadata) == "admin", nil
+	}
+	return false, nil
+}
+
+// publicRole is a user's public metadata "role", matched by its exact name.
+func publicRole(metadata json.RawMessage) string {
+	var m map[string]json.RawMessage
+	var role string
+	if json.Unmarshal(metadata, &m) != nil || json.Unmarshal(m["role"], &role) != nil {
+		return ""
+	}
+	return role
 }
 
 // wantsOne reports whether req asks for one user, and which, rather than a
@@ -201,6 +263,9 @@ func (h *handler) finish(ctx context.Context, res events.APIGatewayV2HTTPRespons
 	var attrs []any
 	if caller != nil {
 		attrs = append(attrs, "userId", caller.UserID)
+		if caller.TokenType != "" {
+			attrs = append(attrs, "tokenType", caller.TokenType, "subject", caller.Subject)
+		}
 	}
 	if one && userID.MatchString(target) {
 		attrs = append(attrs, "targetUserId", target)

@@ -1,5 +1,6 @@
 // Command me answers GET /me: the caller's Clerk user, read from the Backend
-// API with the secret key, for the user id the authorizer verified.
+// API with the secret key, for the user id the authorizer verified (the
+// signed-in user, or the user an OAuth application acts for).
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/clerkroute"
+	"clerk-lambda/shared/identity"
 	"clerk-lambda/shared/respond"
 	"clerk-lambda/shared/settings"
 	"clerk-lambda/shared/startup"
@@ -42,8 +44,13 @@ func newHandler(get settings.Lookup, logger *slog.Logger) (handler, error) {
 	if err != nil {
 		return handler{}, err
 	}
+	r.IDs.Accepts = accepts
 	return handler{Route: r, users: clerkapi.NewUserCache(r.Clerk, ttl, 0)}, nil
 }
+
+// accepts are the callers of GET /me: signed-in users, and OAuth
+// applications acting for a user, who get that user. A machine has no user.
+var accepts = []identity.TokenType{identity.SessionToken, identity.OAuthToken}
 
 // handle answers with the caller's user, from the cache while it is fresh.
 // A user Clerk does not have was deleted since the token was issued: 404.
