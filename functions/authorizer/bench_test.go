@@ -22,6 +22,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2/jwt"
 
 	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/internal/clerkfake/clerkfaketest"
 	"clerk-lambda/shared/clerkauth"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/settings"
@@ -126,6 +127,44 @@ func BenchmarkVerifyCached(b *testing.B) {
 		if _, err := v.Verify(ctx, f.token); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkVerifyMachineCached is a repeated opaque M2M token: the cache in
+// front of the Backend API (a hash and a lookup), beside the session memo's
+// BenchmarkVerifyCached. The first verification asks the stand-in.
+func BenchmarkVerifyMachineCached(b *testing.B) {
+	f := newBenchFixture(b)
+	if err := f.clerk.Start("127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	defer f.clerk.Close()
+	worker, err := f.clerk.AddMachine("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := clerkfaketest.M2MToken(b, f.clerk, worker, "opaque", time.Hour)
+	env := map[string]string{"CLERK_API_URL": f.clerk.URL(), "CLERK_SECRET_KEY": f.clerk.SecretKey(),
+		"CLERK_ACCEPTED_TOKENS": "session_token,m2m_token"}
+	for k, v := range f.env {
+		env[k] = v
+	}
+	a, err := newAuthorizer(settings.Map(env), logging.New(&bytes.Buffer{}, slog.LevelInfo))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.verifier.Verify(ctx, tok.Token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.verifier.Verify(ctx, tok.Token); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := f.clerk.Requests("/v1/m2m_tokens/verify"); n != 1 {
+		b.Fatalf("%d verifications reached Clerk, want 1", n)
 	}
 }
 

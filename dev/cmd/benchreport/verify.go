@@ -31,6 +31,7 @@ var verifyBenchmarks = []struct{ name, label, short string }{
 	{"RSAVerifyBaseline", "**floor**: crypto/rsa VerifyPKCS1v15, 2048-bit, SHA-256", "floor: crypto/rsa"},
 	{"VerifyFresh", "this project: fresh token (clerkauth, memo off)", "this project, fresh"},
 	{"VerifyCached", "this project: repeated token (memo hit)", "this project, repeated"},
+	{"VerifyMachineCached", "this project: repeated opaque M2M token (machine-token cache hit, no Backend API call)", "this project, repeated M2M"},
 	{"AuthorizerInvoke", "this project: whole authorizer invocation, repeated token (event JSON in, response JSON out)", "authorizer invoke, repeated"},
 	{"SDKJWTVerify", "clerk-sdk-go %s: jwt.Verify, key passed in", "clerk-sdk-go jwt.Verify"},
 	{"SDKMiddleware", "clerk-sdk-go %s: HTTP middleware (WithHeaderAuthorization), keys cached", "clerk-sdk-go middleware"},
@@ -55,7 +56,7 @@ func (b *bench) verifySection(ctx context.Context) (Section, []bar) {
 	sdkVersion := b.moduleVersion(ctx, "github.com/clerk/clerk-sdk-go/v2")
 	g := goBench{
 		Pkg:       "./functions/authorizer/",
-		Pattern:   "^Benchmark(RSAVerifyBaseline|VerifyFresh|VerifyCached|AuthorizerInvoke|SDKJWTVerify|SDKMiddleware)$",
+		Pattern:   "^Benchmark(RSAVerifyBaseline|VerifyFresh|VerifyCached|VerifyMachineCached|AuthorizerInvoke|SDKJWTVerify|SDKMiddleware)$",
 		Count:     pick(b, 6, 2),
 		BenchTime: pick(b, "", "200ms"),
 		Limit:     pick(b, 5*time.Minute, 2*time.Minute),
