@@ -231,6 +231,7 @@ func TestProjectTemplate(t *testing.T) {
 		"GET /me":               "MeFunction",
 		"GET /admin/users":      "AdminUsersFunction",
 		"GET /admin/users/{id}": "AdminUsersFunction",
+		"POST /admin/exports":   "AdminExportsFunction",
 	}
 	for _, r := range api.Routes {
 		// A fork's own routes (make route) are not the design's: only the

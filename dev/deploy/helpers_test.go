@@ -119,6 +119,7 @@ const (
 	apiID          = "Api"
 	authorizerID   = "AuthorizerFunction"
 	exporterID     = "ExportUsersFunction"
+	adminExportsID = "AdminExportsFunction"
 	exportBucketID = "ExportBucket"
 	secretParamRef = "ClerkSecretKeyParameterName"
 	// secretARN is the one resource a secret reader may read, as rendered by render.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,6 +19,15 @@ import (
 // clerkRoutes are the routes whose function calls Clerk's Backend API on a
 // request: GET /me and the admin routes, by the design.
 var clerkRoutes = []string{"GET /admin/users", "GET /admin/users/{id}", "GET /me"}
+
+// exportRoutes start the export, which pages through every user of the
+// Backend API: they are throttled as strictly as clerkRoutes.
+var exportRoutes = []string{"POST /admin/exports"}
+
+// strictRoutes are the routes throttled apart from the stage's defaults, sorted.
+func strictRoutes() []string {
+	return slices.Sorted(slices.Values(append(slices.Clone(clerkRoutes), exportRoutes...)))
+}
 
 // httpEvents are a function's HttpApi events by route key, raw.
 func (s *stack) httpEvents(id string) map[string]any {
@@ -75,6 +85,11 @@ func TestThrottling(t *testing.T) {
 	if !slices.Equal(derived, clerkRoutes) {
 		t.Errorf("the routes whose functions read the Clerk secret are %v, want %v: update clerkRoutes and the RouteSettings", derived, clerkRoutes)
 	}
+	// The routes of the function that may invoke the export (TestS3AndOtherAccess).
+	starts := slices.Sorted(maps.Keys(s.httpEvents(adminExportsID)))
+	if !slices.Equal(starts, exportRoutes) {
+		t.Errorf("the routes that start the export are %v, want %v: update exportRoutes and the RouteSettings", starts, exportRoutes)
+	}
 
 	def := lookup(s.resource(apiID), "Properties", "DefaultRouteSettings")
 	for key, param := range map[string]string{"ThrottlingRateLimit": "ThrottlingRateLimit", "ThrottlingBurstLimit": "ThrottlingBurstLimit"} {
@@ -88,9 +103,9 @@ func TestThrottling(t *testing.T) {
 	for _, id := range s.functionIDs() {
 		for key, ev := range s.httpEvents(id) {
 			rs := lookup(ev, "Properties", "RouteSettings")
-			if !slices.Contains(clerkRoutes, key) {
+			if !slices.Contains(strictRoutes(), key) {
 				if rs != nil {
-					t.Errorf("%s (%s) has RouteSettings; only the routes that call Clerk are throttled apart from the stage's defaults", key, id)
+					t.Errorf("%s (%s) has RouteSettings; only the routes that call Clerk or start the export are throttled apart from the stage's defaults", key, id)
 				}
 				continue
 			}
@@ -408,6 +423,22 @@ func TestExportFailureHandling(t *testing.T) {
 	}
 	if _, ok := s.alarms()["AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${"+queue+".QueueName}"]; !ok {
 		t.Errorf("no alarm fires when a failed export lands in %s", queue)
+	}
+}
+
+// maxRun is the longest run the export's lease allows for (exportrun.MaxRun;
+// this module does not link the S3 client it uses).
+const maxRun = 15 * time.Minute
+
+// A run's lease outlives the run: the export's timeout is at most the
+// longest run the lease allows for, so a live run's lease never expires and
+// a second run cannot start beside it.
+func TestRunLeaseOutlivesARun(t *testing.T) {
+	t.Parallel()
+	s := template(t)
+	timeout := time.Duration(s.number(t, lookup(s.resource(exporterID), "Properties", "Timeout"), true)) * time.Second
+	if timeout <= 0 || timeout > maxRun {
+		t.Errorf("%s's Timeout is %v; the run lease allows for runs of at most %v (exportrun.MaxRun)", exporterID, timeout, maxRun)
 	}
 }
 

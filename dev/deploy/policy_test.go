@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"clerk-lambda/shared/settings"
 )
 
 // grant is one action allowed on one resource, with the resource rendered
@@ -229,8 +231,10 @@ func TestSecretAccess(t *testing.T) {
 	}
 }
 
-// The exporter may write to the export bucket and nowhere else; no other
-// function touches S3; no function is granted anything else.
+// The exporter may write to the export bucket and nowhere else, and read and
+// delete the run lease; POST /admin/exports may read, write and delete the
+// lease alone and invoke exactly the export function; no other function
+// touches S3 or Lambda; no function is granted anything else.
 func TestS3AndOtherAccess(t *testing.T) {
 	t.Parallel()
 	s := template(t)
@@ -238,16 +242,29 @@ func TestS3AndOtherAccess(t *testing.T) {
 	// with never lists an upload's parts (its S3APIClient has no ListParts).
 	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true}
 	bucketARNs := []string{"${" + exportBucketID + ".Arn}", "arn:${AWS::Partition}:s3:::${" + exportBucketID + "}"}
+	lease := leaseARN(t, s)
+	leaseActions := map[string][]string{
+		exporterID:     {"s3:GetObject", "s3:DeleteObject"},
+		adminExportsID: {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+	}
 	for _, l := range functionsOf(t) {
-		puts := false
+		puts, invokes := false, false
+		leased := map[string]bool{}
 		for _, g := range s.grants(t, l.id) {
 			switch {
 			case strings.HasPrefix(g.action, "ssm:"):
 				// TestSecretAccess
+			case g.action == "lambda:InvokeFunction" && l.id == adminExportsID:
+				if g.resource != "${"+exporterID+".Arn}" {
+					t.Errorf("%s may invoke %s; it may invoke only the export, !GetAtt %s.Arn", l.id, g.resource, exporterID)
+				}
+				invokes = true
 			case !strings.HasPrefix(g.action, "s3:"):
 				t.Errorf("%s is granted %s on %s, which it does not need", l.id, g.action, g.resource)
+			case g.resource == lease && slices.Contains(leaseActions[l.id], g.action):
+				leased[g.action] = true
 			case l.id != exporterID:
-				t.Errorf("%s is granted %s on %s; only %s writes to S3", l.id, g.action, g.resource, exporterID)
+				t.Errorf("%s is granted %s on %s; only %s writes to S3, and %s touches only the lease %s", l.id, g.action, g.resource, exporterID, adminExportsID, lease)
 			case objects[g.action]:
 				if !slices.Contains([]string{bucketARNs[0] + "/*", bucketARNs[1] + "/*"}, g.resource) {
 					t.Errorf("%s may %s on %s; it may write only objects of the export bucket (%s/*)", l.id, g.action, g.resource, bucketARNs[0])
@@ -258,13 +275,41 @@ func TestS3AndOtherAccess(t *testing.T) {
 					t.Errorf("%s may %s on %s; only on the export bucket itself", l.id, g.action, g.resource)
 				}
 			default:
-				t.Errorf("%s is granted %s; the export needs only s3:PutObject and s3:AbortMultipartUpload", l.id, g.action)
+				t.Errorf("%s is granted %s on %s; the export needs only s3:PutObject and s3:AbortMultipartUpload on its objects, "+
+					"and s3:GetObject and s3:DeleteObject on the lease %s", l.id, g.action, g.resource, lease)
 			}
 		}
 		if l.id == exporterID && !puts {
 			t.Errorf("%s is not granted s3:PutObject on the export bucket: the export could not be written", l.id)
 		}
+		if l.id == adminExportsID && !invokes {
+			t.Errorf("%s is not granted lambda:InvokeFunction on %s: it could not start the export", l.id, exporterID)
+		}
+		for _, a := range leaseActions[l.id] {
+			if !leased[a] {
+				t.Errorf("%s is not granted %s on the lease %s: it could not keep the export to one run", l.id, a, lease)
+			}
+		}
 	}
+}
+
+// leaseName is the run lease's name under the export prefix
+// (exportrun.LockName; this module does not link the S3 client it uses).
+const leaseName = "run.lock"
+
+// leaseARN is the run lease's object (shared/exportrun) as the policies
+// must name it: under the export's EXPORT_PREFIX, which POST /admin/exports
+// must share with the export.
+func leaseARN(t *testing.T, s *stack) string {
+	t.Helper()
+	prefix, err := settings.CleanPrefix(render(s.env(exporterID)["EXPORT_PREFIX"]))
+	if err != nil {
+		t.Fatalf("%s: EXPORT_PREFIX: %v", exporterID, err)
+	}
+	if got, _ := settings.CleanPrefix(render(s.env(adminExportsID)["EXPORT_PREFIX"])); got != prefix {
+		t.Errorf("%s's EXPORT_PREFIX is %q, the export's %q: it would take a lease the export never sees", adminExportsID, got, prefix)
+	}
+	return "${" + exportBucketID + ".Arn}/" + prefix + "/" + leaseName
 }
 
 // The authorizer reads the secret key to fetch the JWKS, which it never does

@@ -114,6 +114,7 @@ func TestParameters(t *testing.T) {
 		"ClerkJwtKey":                 {"String", ""},
 		"AllowedOrigins":              {"CommaDelimitedList", "http://localhost:5173"},
 		"AdminOrgRole":                {"String", "org:admin"},
+		"AdminMachines":               {"String", ""},
 		"ExportSchedule":              {"String", "rate(1 day)"},
 		"AuthorizerCacheTtl":          {"Number", "30"},
 		"ExportRetentionDays":         {"Number", ""},
@@ -165,6 +166,8 @@ func TestParameters(t *testing.T) {
 		{"ClerkPublishableKey", []string{"", "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"}, []string{"pk_test_REPLACE_ME", "sk_test_abc"}},
 		{"ClerkIssuer", []string{"", "https://clerk.example.com", "https://example.clerk.accounts.dev/"}, []string{"http://clerk.example.com", "clerk.example.com"}},
 		{"AdminOrgRole", []string{"org:admin", "org:billing_admin"}, []string{"admin", ""}},
+		{"AdminMachines", []string{"", "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "mch_a,mch_b", "mch_a, mch_b"},
+			[]string{"user_123", "mch_", "mch_a,", ",mch_a", "mch_a;mch_b", "mch_a b"}},
 		{"ExportSchedule", []string{"rate(1 day)", "cron(0 3 * * ? *)"}, []string{"daily", ""}},
 		{"AlarmEmail", []string{"", "ops@example.com", "a.b+alarms@mail.example.co.uk"}, []string{"ops", "ops@example", "a b@example.com", "@example.com"}},
 	}
@@ -253,6 +256,17 @@ func TestEnvironment(t *testing.T) {
 	if got := render(s.env(exporterID)["EXPORT_BUCKET"]); got != "${"+exportBucketID+"}" {
 		t.Errorf("ExportUsersFunction: EXPORT_BUCKET is %s, want !Ref %s", got, exportBucketID)
 	}
+	for name, want := range map[string]string{
+		"EXPORT_BUCKET":   "${" + exportBucketID + "}",
+		"EXPORT_FUNCTION": "${" + exporterID + "}",
+		"ADMIN_ORG_ROLE":  "${AdminOrgRole}",
+		"ADMIN_ORG_ID":    "${AdminOrgId}",
+		"ADMIN_MACHINES":  "${AdminMachines}",
+	} {
+		if got := render(s.env(adminExportsID)[name]); got != want {
+			t.Errorf("%s: %s is %s, want %s", adminExportsID, name, got, want)
+		}
+	}
 }
 
 // route is one HTTP route of the API as the template declares it.
@@ -304,6 +318,7 @@ func TestRoutes(t *testing.T) {
 		"GET /me":               "MeFunction",
 		"GET /admin/users":      "AdminUsersFunction",
 		"GET /admin/users/{id}": "AdminUsersFunction",
+		"POST /admin/exports":   "AdminExportsFunction",
 	}
 	for key, fn := range want {
 		if got, ok := routes[key]; !ok {

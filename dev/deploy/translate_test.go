@@ -182,8 +182,8 @@ func TestTranslatedStage(t *testing.T) {
 			}
 		}
 		sort.Strings(keys)
-		if !slices.Equal(keys, clerkRoutes) {
-			t.Errorf("%s: RouteSettings are for %v, want %v", id, keys, clerkRoutes)
+		if !slices.Equal(keys, strictRoutes()) {
+			t.Errorf("%s: RouteSettings are for %v, want %v", id, keys, strictRoutes())
 		}
 		if getAttOf(lookup(p, "AccessLogSettings", "DestinationArn"), "Arn") == "" {
 			t.Errorf("%s has no access log destination", id)
@@ -193,7 +193,8 @@ func TestTranslatedStage(t *testing.T) {
 
 // The roles SAM generates grant only what the template's tests allow, plus
 // the one statement SAM adds itself: sqs:SendMessage on the export's failure
-// queue, for its OnFailure destination.
+// queue, for its OnFailure destination. Only POST /admin/exports's role may
+// invoke a function, and only the export.
 func TestTranslatedRoles(t *testing.T) {
 	t.Parallel()
 	tr := translated(t)
@@ -223,8 +224,12 @@ func TestTranslatedRoles(t *testing.T) {
 						if action == "*" || strings.HasSuffix(action, ":*") || resource == "*" || strings.HasSuffix(resource, ":*") {
 							t.Errorf("%s grants %s on %s: a wildcard", id, action, resource)
 						}
+						if strings.HasPrefix(action, "lambda:") &&
+							(id != adminExportsID+"Role" || action != "lambda:InvokeFunction" || resource != "${"+exporterID+".Arn}") {
+							t.Errorf("%s is granted %s on %s; only %sRole may, and only lambda:InvokeFunction on %s", id, action, resource, adminExportsID, exporterID)
+						}
 						if !strings.HasPrefix(action, "sqs:") {
-							continue // s3 and ssm: TestS3AndOtherAccess and TestSecretAccess
+							continue // lambda above; s3 and ssm: TestS3AndOtherAccess and TestSecretAccess
 						}
 						if id != exporterID+"Role" || action != "sqs:SendMessage" || resource != "${ExportFailureQueue.Arn}" {
 							t.Errorf("%s is granted %s on %s; only the exporter may, and only sqs:SendMessage on its failure queue", id, action, resource)

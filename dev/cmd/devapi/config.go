@@ -148,9 +148,10 @@ func dotenv(path string) (map[string]string, error) {
 
 // functionEnv is a function's environment. As under SAM local and in
 // Lambda, it holds only the names that the function's template environment
-// declares (Globals and its own): each takes the template's value, else the
-// .env file's, else the process environment's. Neither adds a name, so a
-// secret in .env reaches only the functions that declare it.
+// declares (Globals and its own): each takes the template's value (its
+// localValues entry, for a resource's name), else the .env file's, else the
+// process environment's. Neither adds a name, so a secret in .env reaches
+// only the functions that declare it.
 //
 // standIn holds the stand-in mode's values, which follow the same rule,
 // since a function without CLERK_SECRET_KEY or ADMIN_ORG_ID in the template
@@ -160,6 +161,9 @@ func functionEnv(template, dotenv, standIn map[string]string, getenv func(string
 	env := map[string]string{}
 	for k, v := range template {
 		env[k] = v
+		if v, ok := localValues[k]; ok {
+			env[k] = v
+		}
 		if v, ok := dotenv[k]; ok {
 			env[k] = v
 		}
@@ -174,6 +178,13 @@ func functionEnv(template, dotenv, standIn map[string]string, getenv func(string
 	}
 	return env
 }
+
+// localValues replace template values that name a resource, which has a
+// name only once deployed, where a function declares them (.env and the
+// environment still win). The export bucket's: there is no S3 here and the
+// functions get no AWS credentials, so POST /admin/exports answers 503
+// export_unavailable.
+var localValues = map[string]string{"EXPORT_BUCKET": "local-exports"}
 
 // standInEverywhere are the stand-in's values that every function gets,
 // declared or not. CLERK_API_URL says where Clerk is, and holds no secret:
