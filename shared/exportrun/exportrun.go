@@ -168,13 +168,14 @@ func (s *Store) Claim(ctx context.Context, runID string) (*Held, error) {
 }
 
 // Release deletes the lease h, If-Match its ETag, so a lease another run
-// took over meanwhile stays. A lease already gone is released.
+// took over meanwhile stays. A lease already gone is released. (A 403 here
+// is a refusal: DeleteObject answers a missing key 204 or 404.)
 func (s *Store) Release(ctx context.Context, h *Held) error {
 	_, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(s.key), IfMatch: aws.String(h.etag),
 	})
 	switch {
-	case err == nil, absent(err):
+	case err == nil, status(err) == http.StatusNotFound:
 		return nil
 	case conflict(err):
 		return fmt.Errorf("%w: another run took it over", ErrNotHeld)
