@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,9 @@ func (s *devServer) printBanner() error {
 			fmt.Fprintln(out, "  "+s.curl(r, token))
 		}
 	}
+	if err := s.printMachine(); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "\nThe clerk-users CLI against the stand-in (its URL and key are in "+s.cliEnvPath()+" while make dev runs):")
 	fmt.Fprintln(out, "  env $(cat "+s.cliEnvPath()+") go run ./cmd/clerk-users list")
 	fmt.Fprintln(out, "\nWithout a token:")
@@ -55,6 +59,22 @@ func (s *devServer) printBanner() error {
 	fmt.Fprintln(out)
 	if s.cfg.Poll > 0 {
 		fmt.Fprintln(out, "Watching functions/ and shared/: a change rebuilds and restarts what it affects. Ctrl-C stops everything.")
+	}
+	return nil
+}
+
+// printMachine shows the stand-in's machine calling the admin routes with an
+// M2M token, as a worker on another service would (ADMIN_MACHINES names it).
+func (s *devServer) printMachine() error {
+	token, _, err := s.standIn.m2m(context.Background(), tokenTTL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "\nAs the machine %s (%s), with an M2M token; make token TYPE=m2m, api_key or oauth prints more:\n", devMachine, s.standIn.machine.ID)
+	for _, r := range s.api.Routes {
+		if r.Authorizer != nil && strings.HasPrefix(r.Path, "/admin/") {
+			fmt.Fprintln(s.out, "  "+s.curl(r, token))
+		}
 	}
 	return nil
 }

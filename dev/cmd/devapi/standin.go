@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"clerk-lambda/internal/clerkfake"
+	clerksettings "clerk-lambda/shared/settings"
 )
 
 // Stand-in users, with fixed ids so that make token USER=... is easy to type.
@@ -175,6 +176,10 @@ func (s *standIn) env() map[string]string {
 		"CLERK_JWT_KEY": "",
 		// The stand-in's admin is an admin of this organization.
 		"ADMIN_ORG_ID": adminOrgID,
+		// Every token make token prints is verified, and the dev machine's
+		// M2M tokens are an admin's: POST /admin/exports takes them.
+		"CLERK_ACCEPTED_TOKENS": strings.Join(clerksettings.TokenTypeNames, ","),
+		"ADMIN_MACHINES":        s.machine.ID,
 	}
 }
 
