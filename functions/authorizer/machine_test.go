@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,29 +11,7 @@ import (
 
 	"clerk-lambda/internal/clerkfake"
 	"clerk-lambda/internal/clerkfake/clerkfaketest"
-	"clerk-lambda/shared/logging"
-	"clerk-lambda/shared/settings"
 )
-
-// machineSetup starts the stand-in and an authorizer accepting the given
-// token types (CLERK_ACCEPTED_TOKENS), verifying opaque ones with the
-// stand-in's Backend API.
-func machineSetup(t *testing.T, accepted string) (*clerkfake.Server, *authorizer, *bytes.Buffer) {
-	t.Helper()
-	clerk := clerkfaketest.Start(t, clerkfake.Config{})
-	var logs bytes.Buffer
-	a, err := newAuthorizer(settings.Map(map[string]string{
-		"CLERK_API_URL":            clerk.URL(),
-		"CLERK_SECRET_KEY":         clerk.SecretKey(),
-		"CLERK_PUBLISHABLE_KEY":    clerk.PublishableKey(),
-		"CLERK_AUTHORIZED_PARTIES": origin,
-		"CLERK_ACCEPTED_TOKENS":    accepted,
-	}), logging.New(&logs, slog.LevelInfo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clerk, a, &logs
-}
 
 // authorize sends token in the HTTP API event and returns the answer and
 // the decision's log line.
@@ -59,7 +36,7 @@ func authorize(t *testing.T, a *authorizer, logs *bytes.Buffer, token string) (e
 // its reason.
 func TestMachineTokensThroughTheStandIn(t *testing.T) {
 	t.Parallel()
-	clerk, a, logs := machineSetup(t, "session_token,m2m_token,api_key,oauth_token")
+	clerk, a, logs := setupWith(t, map[string]string{"CLERK_ACCEPTED_TOKENS": "session_token,m2m_token,api_key,oauth_token"})
 	worker, err := clerk.AddMachine("worker")
 	if err != nil {
 		t.Fatal(err)
@@ -147,21 +124,13 @@ func TestMachineTokensNotAcceptedByDefault(t *testing.T) {
 // of it, and the REST shapes name the machine as the principal.
 func TestRevokedTokenWithinTheCacheTTL(t *testing.T) {
 	t.Parallel()
-	clerk := clerkfaketest.Start(t, clerkfake.Config{})
-	var logs bytes.Buffer
-	a, err := newAuthorizer(settings.Map(map[string]string{
-		"CLERK_API_URL": clerk.URL(), "CLERK_SECRET_KEY": clerk.SecretKey(), "CLERK_PUBLISHABLE_KEY": clerk.PublishableKey(),
-		"CLERK_ACCEPTED_TOKENS": "m2m_token", "CLERK_MACHINE_TOKEN_CACHE_TTL": "1s",
-	}), logging.New(&logs, slog.LevelInfo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	clerk, a, logs := setupWith(t, map[string]string{"CLERK_ACCEPTED_TOKENS": "m2m_token", "CLERK_MACHINE_TOKEN_CACHE_TTL": "1s"})
 	worker, err := clerk.AddMachine("worker")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := clerkfaketest.M2MToken(t, clerk, worker, "opaque", time.Hour)
-	if res, _ := authorize(t, a, &logs, tok.Token); !res.IsAuthorized {
+	if res, _ := authorize(t, a, logs, tok.Token); !res.IsAuthorized {
 		t.Fatal("a fresh M2M token was denied")
 	}
 	out, err := invoke(t, a, fixture(t, restToken, func(e map[string]any) { e["authorizationToken"] = "Bearer " + tok.Token }))
@@ -170,11 +139,11 @@ func TestRevokedTokenWithinTheCacheTTL(t *testing.T) {
 		t.Errorf("REST TOKEN event: principal %q, %v", policy.PrincipalID, err)
 	}
 	clerkfaketest.Revoke(t, clerk, tok.ID)
-	if res, _ := authorize(t, a, &logs, tok.Token); !res.IsAuthorized {
+	if res, _ := authorize(t, a, logs, tok.Token); !res.IsAuthorized {
 		t.Error("within the cache TTL the revoked token is still the cached answer, and should be")
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if res, line := authorize(t, a, &logs, tok.Token); res.IsAuthorized || line["reason"] != "token-revoked" {
+	if res, line := authorize(t, a, logs, tok.Token); res.IsAuthorized || line["reason"] != "token-revoked" {
 		t.Errorf("after the TTL: authorized %v, reason %v; want token-revoked", res.IsAuthorized, line["reason"])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,14 +28,22 @@ const origin = "https://app.example.com"
 // through the Backend API, as in AWS without CLERK_JWT_KEY.
 func setup(t *testing.T) (*clerkfake.Server, *authorizer, *bytes.Buffer) {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with more settings, such as CLERK_ACCEPTED_TOKENS.
+func setupWith(t *testing.T, more map[string]string) (*clerkfake.Server, *authorizer, *bytes.Buffer) {
+	t.Helper()
 	clerk := clerkfaketest.Start(t, clerkfake.Config{})
-	var logs bytes.Buffer
-	a, err := newAuthorizer(settings.Map(map[string]string{
+	env := map[string]string{
 		"CLERK_API_URL":            clerk.URL(),
 		"CLERK_SECRET_KEY":         clerk.SecretKey(),
 		"CLERK_PUBLISHABLE_KEY":    clerk.PublishableKey(),
 		"CLERK_AUTHORIZED_PARTIES": origin,
-	}), logging.New(&logs, slog.LevelInfo))
+	}
+	maps.Copy(env, more)
+	var logs bytes.Buffer
+	a, err := newAuthorizer(settings.Map(env), logging.New(&logs, slog.LevelInfo))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,8 @@ var orgClaims = newNameSet("id", "slg", "rol", "per", "fpm")
 // exactly its name.
 type claims struct {
 	iss, sub, sid, azp, sts string
-	exp, nbf, iat           int64
-	hasExp, hasNbf, hasIat  bool
-	version                 int64
+	times
+	version int64
 
 	// Version 1: the active organization at the top level.
 	orgID, orgSlug, orgRole string
@@ -77,12 +76,8 @@ func (c *claims) set(name, value string) error {
 		c.fea, err = jsonString(value)
 	case "jti":
 		_, err = jsonString(value)
-	case "exp":
-		c.exp, c.hasExp, err = optionalDate(value)
-	case "nbf":
-		c.nbf, c.hasNbf, err = optionalDate(value)
-	case "iat":
-		c.iat, c.hasIat, err = optionalDate(value)
+	case "exp", "nbf", "iat":
+		err = c.times.set(name, value)
 	case "v":
 		c.version, err = jsonInt(value)
 	case "aud":
@@ -122,6 +117,40 @@ func (c *claims) set(name, value string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("claim %q: %w", name, err)
+	}
+	return nil
+}
+
+// times are a token's exp, nbf and iat, each present or not.
+type times struct {
+	exp, nbf, iat          int64
+	hasExp, hasNbf, hasIat bool
+}
+
+// set reads the time claim name (exp, nbf or iat); null is absent.
+func (t *times) set(name, value string) error {
+	var err error
+	switch name {
+	case "exp":
+		t.exp, t.hasExp, err = optionalDate(value)
+	case "nbf":
+		t.nbf, t.hasNbf, err = optionalDate(value)
+	case "iat":
+		t.iat, t.hasIat, err = optionalDate(value)
+	}
+	return err
+}
+
+// check refuses a token outside its time window at now, with skew as the
+// leeway either way, in the order clerk-sdk-go checks them (go-jose's).
+func (t *times) check(now time.Time, skew time.Duration) error {
+	switch {
+	case t.hasNbf && now.Add(skew).Before(time.Unix(t.nbf, 0)):
+		return reject(TokenNotActiveYet, nil)
+	case t.hasExp && now.Add(-skew).After(time.Unix(t.exp, 0)):
+		return reject(TokenExpired, nil)
+	case t.hasIat && now.Add(skew).Before(time.Unix(t.iat, 0)):
+		return reject(TokenIATInTheFuture, nil)
 	}
 	return nil
 }

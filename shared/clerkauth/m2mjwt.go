@@ -47,11 +47,10 @@ var m2mReserved = newNameSet("iss", "sub", "exp", "nbf", "iat", "jti")
 
 // m2mClaims are an M2M JWT's claims.
 type m2mClaims struct {
-	sub, jti               string
-	exp, nbf, iat          int64
-	hasExp, hasNbf, hasIat bool
-	scopes                 []string
-	custom                 map[string]json.RawMessage
+	sub, jti string
+	times
+	scopes []string
+	custom map[string]json.RawMessage
 }
 
 // decodeM2MClaims reads an M2M JWT's payload with the same strictness as a
@@ -74,12 +73,8 @@ func (c *m2mClaims) set(name, value string) error {
 		c.jti, err = jsonString(value)
 	case "iss":
 		_, err = jsonString(value)
-	case "exp":
-		c.exp, c.hasExp, err = optionalDate(value)
-	case "nbf":
-		c.nbf, c.hasNbf, err = optionalDate(value)
-	case "iat":
-		c.iat, c.hasIat, err = optionalDate(value)
+	case "exp", "nbf", "iat":
+		err = c.times.set(name, value)
 	default:
 		if m2mReserved.folds(name) {
 			return fmt.Errorf("claim %q differs from a reserved claim only in case", name)
@@ -100,14 +95,10 @@ func m2mIdentity(payload []byte, now time.Time, skew time.Duration) (*identity.I
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case c.hasNbf && now.Add(skew).Before(time.Unix(c.nbf, 0)):
-		return nil, reject(TokenNotActiveYet, nil)
-	case c.hasExp && now.Add(-skew).After(time.Unix(c.exp, 0)):
-		return nil, reject(TokenExpired, nil)
-	case c.hasIat && now.Add(skew).Before(time.Unix(c.iat, 0)):
-		return nil, reject(TokenIATInTheFuture, nil)
-	case !m2mSubject(c.sub) || !c.hasExp:
+	if err := c.times.check(now, skew); err != nil {
+		return nil, err
+	}
+	if !m2mSubject(c.sub) || !c.hasExp {
 		return nil, reject(TokenMalformed, errors.New("an M2M token needs a machine sub and an exp"))
 	}
 	if c.scopes, err = m2mScopes(c.custom); err != nil {

@@ -270,14 +270,8 @@ func (v *Verifier) identityOf(t identity.TokenType, payload []byte, now time.Tim
 // clerk-sdk-go made them: times first (with the leeway, as go-jose compares
 // them), then what the SDK left out or did loosely.
 func (v *Verifier) checkClaims(c *claims, now time.Time) error {
-	skew := v.cfg.ClockSkew
-	switch {
-	case c.hasNbf && now.Add(skew).Before(time.Unix(c.nbf, 0)):
-		return reject(TokenNotActiveYet, nil)
-	case c.hasExp && now.Add(-skew).After(time.Unix(c.exp, 0)):
-		return reject(TokenExpired, nil)
-	case c.hasIat && now.Add(skew).Before(time.Unix(c.iat, 0)):
-		return reject(TokenIATInTheFuture, nil)
+	if err := c.times.check(now, v.cfg.ClockSkew); err != nil {
+		return err
 	}
 	if c.sub == "" || !c.hasExp {
 		return reject(TokenMalformed, errors.New("token has no sub or no exp"))

@@ -47,14 +47,7 @@ const maxMachineTokenCacheTTL = 10 * time.Minute
 // most until the token expires); a token revoked meanwhile is refused once
 // this has passed. 0 asks Clerk on every request the gateway does not cache.
 func MachineTokenCacheTTL(get Lookup) (time.Duration, error) {
-	d, err := Duration(get, MachineTokenCacheTTLName, DefaultMachineTokenCacheTTL)
-	if err != nil {
-		return 0, err
-	}
-	if d > maxMachineTokenCacheTTL {
-		return 0, fmt.Errorf("%s: must be at most %s", MachineTokenCacheTTLName, maxMachineTokenCacheTTL)
-	}
-	return d, nil
+	return DurationUpTo(get, MachineTokenCacheTTLName, DefaultMachineTokenCacheTTL, maxMachineTokenCacheTTL)
 }
 
 // machineID is the form of a Clerk machine id (mch_ and word characters;

@@ -50,12 +50,5 @@ const maxMeCacheTTL = 10 * time.Minute
 // MeCacheTTL reads ME_CACHE_TTL: how long GET /me keeps each user it read
 // from Clerk, in one execution environment; 0 turns the cache off.
 func MeCacheTTL(get Lookup) (time.Duration, error) {
-	d, err := Duration(get, MeCacheTTLName, DefaultMeCacheTTL)
-	if err != nil {
-		return 0, err
-	}
-	if d > maxMeCacheTTL {
-		return 0, fmt.Errorf("%s: must be at most %s", MeCacheTTLName, maxMeCacheTTL)
-	}
-	return d, nil
+	return DurationUpTo(get, MeCacheTTLName, DefaultMeCacheTTL, maxMeCacheTTL)
 }

@@ -87,6 +87,18 @@ func Int(get Lookup, name string, def, min, max int) (int, error) {
 	return n, nil
 }
 
+// DurationUpTo is Duration, refused above max.
+func DurationUpTo(get Lookup, name string, def, max time.Duration) (time.Duration, error) {
+	d, err := Duration(get, name, def)
+	if err != nil {
+		return 0, err
+	}
+	if d > max {
+		return 0, fmt.Errorf("%s: must be at most %s", name, max)
+	}
+	return d, nil
+}
+
 // List splits name on commas, trimming spaces and dropping empty items.
 func List(get Lookup, name string) []string {
 	var out []string
