@@ -88,13 +88,18 @@ func machineOptions(get settings.Lookup) (clerkauth.Options, error) {
 	if opts.MachineTokenTTL, err = settings.MachineTokenCacheTTL(get); err != nil {
 		return clerkauth.Options{}, err
 	}
+	if opts.APIMachine, err = settings.APIMachine(get); err != nil {
+		return clerkauth.Options{}, err
+	}
 	backend, err := clerkapi.LoadSettings(get, settings.DefaultAuthorizerRateLimit)
 	if err != nil {
 		return clerkauth.Options{}, fmt.Errorf("%w (machine tokens are verified with the secret key)", err)
 	}
-	// A verification waits out no rate limit: the caller is refused and
-	// retries, rather than the authorizer holding every request.
+	// A verification waits out no long rate limit, and retries a failure
+	// once: the caller is refused and retries, rather than the authorizer
+	// holding every request and multiplying Clerk's load while it fails.
 	backend.Client.MaxRetryAfter = maxRetryAfter
+	backend.Client.MaxAttempts = verifyAttempts
 	client, provider, err := clerkapi.Connect(backend)
 	if err != nil {
 		return clerkauth.Options{}, err
@@ -119,6 +124,9 @@ func secretKey(get settings.Lookup, opts clerkauth.Options) (func(context.Contex
 	}
 	return provider.SecretKey, nil
 }
+
+// verifyAttempts bounds the tries of one machine-token verification.
+const verifyAttempts = 2
 
 // maxRetryAfter is the longest Retry-After a machine-token verification
 // waits out, once, as a route's Clerk call does.

@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -59,6 +61,10 @@ func (h handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if err != nil {
 		return h.Finish(ctx, route, respond.IdentityRefused(err), err), nil
 	}
+	if id.Type() == identity.OAuthToken && !slices.Contains(id.Scopes, scopeProfile) {
+		res := respond.Error(http.StatusForbidden, "insufficient_scope", "the OAuth token was not granted the profile scope")
+		return h.Finish(ctx, route, res, errNoProfileScope, "userId", id.UserID), nil
+	}
 	cctx, cancel := clerkroute.CallContext(ctx)
 	defer cancel()
 	u, err := h.users.User(cctx, id.UserID)
@@ -66,5 +72,32 @@ func (h handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 		res := clerkroute.Failure(err, "no such user: it may have been deleted")
 		return h.Finish(ctx, route, res, err, "userId", id.UserID), nil
 	}
-	return h.Finish(ctx, route, respond.JSON(http.StatusOK, userview.View(u)), nil, "userId", id.UserID), nil
+	return h.Finish(ctx, route, respond.JSON(http.StatusOK, granted(id, userview.View(u))), nil, "userId", id.UserID), nil
+}
+
+// Clerk's OAuth scopes that GET /me reads.
+const (
+	scopeProfile        = "profile"
+	scopeEmail          = "email"
+	scopePublicMetadata = "public_metadata"
+)
+
+// errNoProfileScope is the log's reason for a 403 insufficient_scope.
+var errNoProfileScope = errors.New("OAuth token without the profile scope")
+
+// granted is the part of the user's view the caller may see: all of it for
+// a session; for an OAuth application, the profile, with the e-mail address
+// only under the email scope and the public metadata only under
+// public_metadata, as the user consented.
+func granted(id *identity.Identity, v userview.UserView) userview.UserView {
+	if id.Type() != identity.OAuthToken {
+		return v
+	}
+	if !slices.Contains(id.Scopes, scopeEmail) {
+		v.EmailAddress = nil
+	}
+	if !slices.Contains(id.Scopes, scopePublicMetadata) {
+		v.PublicMetadata = nil
+	}
+	return v
 }

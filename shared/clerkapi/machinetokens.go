@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/clerk/clerk-sdk-go/v2"
@@ -65,8 +66,11 @@ func (c *Client) VerifyM2MToken(ctx context.Context, token string) (*VerifiedTok
 	if t.Object != "machine_to_machine_token" || !m2mTokenID.MatchString(t.ID) || !machineID.MatchString(t.Subject) {
 		return nil, fmt.Errorf("clerkapi: verify m2m token: %w", errBadAnswer)
 	}
+	if !boundedScopes(t.Scopes) {
+		return nil, fmt.Errorf("clerkapi: verify m2m token: %w", errBadAnswer)
+	}
 	return &VerifiedToken{ID: t.ID, Subject: t.Subject, Scopes: t.Scopes, Claims: nullable(t.Claims),
-		Revoked: t.Revoked, Expired: t.Expired, Expiration: fromMillis(t.Expiration)}, nil
+		Revoked: t.Revoked, Expired: t.Expired, Expiration: timestamp(t.Expiration)}, nil
 }
 
 // apiKey is the answer of POST /api_keys/verify, which clerk-sdk-go does not
@@ -90,11 +94,11 @@ func (c *Client) VerifyAPIKey(ctx context.Context, secret string) (*VerifiedToke
 	if err := c.post(ctx, "verify api key", "/api_keys/verify", jsonBody{"secret": secret}, &k); err != nil {
 		return nil, err
 	}
-	if k.Object != "api_key" || !apiKeyID.MatchString(k.ID) || !keySubject.MatchString(k.Subject) {
+	if k.Object != "api_key" || !apiKeyID.MatchString(k.ID) || !keySubject.MatchString(k.Subject) || !boundedScopes(k.Scopes) {
 		return nil, fmt.Errorf("clerkapi: verify api key: %w", errBadAnswer)
 	}
 	return &VerifiedToken{ID: k.ID, Subject: k.Subject, Scopes: k.Scopes, Claims: nullable(k.Claims),
-		Revoked: k.Revoked, Expired: k.Expired, Expiration: fromMillis(k.Expiration)}, nil
+		Revoked: k.Revoked, Expired: k.Expired, Expiration: timestamp(k.Expiration)}, nil
 }
 
 // oauthToken is the answer of POST /oauth_applications/access_tokens/verify.
@@ -107,7 +111,7 @@ type oauthToken struct {
 	Scopes     []string `json:"scopes"`
 	Revoked    bool     `json:"revoked"`
 	Expired    bool     `json:"expired"`
-	Expiration *int64   `json:"expiration"` // seconds, unlike the others' milliseconds (the specification's examples)
+	Expiration *int64   `json:"expiration"`
 	Active     *bool    `json:"active"`
 }
 
@@ -122,14 +126,11 @@ func (c *Client) VerifyOAuthToken(ctx context.Context, token string) (*VerifiedT
 	if t.Active != nil && !*t.Active && t.Object == "" {
 		return &VerifiedToken{Expired: true}, nil
 	}
-	if t.Object != "clerk_idp_oauth_access_token" || !oauthTokenID.MatchString(t.ID) || !userSubject.MatchString(t.Subject) {
+	if t.Object != "clerk_idp_oauth_access_token" || !oauthTokenID.MatchString(t.ID) || !userSubject.MatchString(t.Subject) || !boundedScopes(t.Scopes) {
 		return nil, fmt.Errorf("clerkapi: verify oauth token: %w", errBadAnswer)
 	}
-	v := &VerifiedToken{ID: t.ID, Subject: t.Subject, Scopes: t.Scopes, Revoked: t.Revoked, Expired: t.Expired}
-	if t.Expiration != nil {
-		v.Expiration = time.Unix(*t.Expiration, 0)
-	}
-	return v, nil
+	return &VerifiedToken{ID: t.ID, Subject: t.Subject, Scopes: t.Scopes, Revoked: t.Revoked, Expired: t.Expired,
+		Expiration: timestamp(t.Expiration)}, nil
 }
 
 // post sends body as JSON to path through the SDK's backend, with the
@@ -156,10 +157,41 @@ func nullable(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-// fromMillis is a nullable Unix time in milliseconds; nil is the zero time.
-func fromMillis(ms *int64) time.Time {
-	if ms == nil {
+// secondsBelow: a timestamp under it is in seconds (it would be March 1973
+// in milliseconds), at or above it in milliseconds. Clerk documents its
+// machine tokens' times in milliseconds, but the specification's examples
+// of an OAuth token's look like seconds; either reads right.
+const secondsBelow = 100_000_000_000
+
+// timestamp is a nullable Unix time in milliseconds (or seconds, see
+// secondsBelow); nil is the zero time.
+func timestamp(v *int64) time.Time {
+	switch {
+	case v == nil:
 		return time.Time{}
+	case *v < secondsBelow:
+		return time.Unix(*v, 0)
 	}
-	return time.UnixMilli(*ms)
+	return time.UnixMilli(*v)
+}
+
+// Bounds on a verified token's scopes: what the authorizer context can
+// carry, far above what Clerk issues.
+const (
+	maxScopes   = 64
+	maxScopeLen = 128
+)
+
+// boundedScopes reports whether scopes are few and short enough, and none
+// holds a comma (the authorizer context joins them with commas).
+func boundedScopes(scopes []string) bool {
+	if len(scopes) > maxScopes {
+		return false
+	}
+	for _, s := range scopes {
+		if s == "" || len(s) > maxScopeLen || strings.Contains(s, ",") {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,7 +92,7 @@ func (c *m2mClaims) set(name, value string) error {
 // m2mIdentity checks a verified M2M JWT's claims and builds its caller.
 // Its iss is not pinned: Clerk's SDKs do not check it on M2M JWTs, and the
 // instance's signing key already proves whose token it is.
-func m2mIdentity(payload []byte, now time.Time, skew time.Duration) (*identity.Identity, error) {
+func m2mIdentity(payload []byte, now time.Time, skew time.Duration, audience string) (*identity.Identity, error) {
 	c, err := decodeM2MClaims(payload)
 	if err != nil {
 		return nil, err
@@ -98,11 +100,20 @@ func m2mIdentity(payload []byte, now time.Time, skew time.Duration) (*identity.I
 	if err := c.times.check(now, skew); err != nil {
 		return nil, err
 	}
-	if !m2mSubject(c.sub) || !c.hasExp {
-		return nil, reject(TokenMalformed, errors.New("an M2M token needs a machine sub and an exp"))
+	switch {
+	case !m2mSubject(c.sub) || !c.hasExp || !c.hasIat:
+		return nil, reject(TokenMalformed, errors.New("an M2M token needs a machine sub, an iat and an exp"))
+	case c.exp-c.iat > int64(maxM2MJWTLife/time.Second):
+		// Clerk cannot revoke a JWT: a long-lived one, leaked, would stay good.
+		return nil, reject(TokenMalformed, fmt.Errorf("an M2M JWT may live at most %s", maxM2MJWTLife))
+	case c.jti != "" && !m2mTokenID.MatchString(c.jti):
+		return nil, reject(TokenMalformed, errors.New("jti is not an M2M token id"))
 	}
 	if c.scopes, err = m2mScopes(c.custom); err != nil {
 		return nil, reject(TokenMalformed, err)
+	}
+	if err := checkAudience(c.scopes, audience); err != nil {
+		return nil, err
 	}
 	id := &identity.Identity{TokenType: identity.M2MToken, Subject: c.sub, TokenID: c.jti,
 		Scopes: c.scopes, Expires: time.Unix(c.exp, 0).UTC()}
@@ -114,31 +125,46 @@ func m2mIdentity(payload []byte, now time.Time, skew time.Duration) (*identity.I
 	return id, nil
 }
 
+// maxM2MJWTLife bounds an M2M JWT's life (exp - iat). Clerk's default is an
+// hour; a JWT cannot be revoked, so a day is the most trusted here.
+const maxM2MJWTLife = 24 * time.Hour
+
+// m2mTokenID is the form of an M2M token's id (its jti).
+var m2mTokenID = regexp.MustCompile(`^mt_\w{1,64}$`)
+
 // m2mScopes reads the scopes as Clerk's SDKs do: "scopes", space-separated,
-// or else "aud", a list. Both stay among the custom claims too.
+// or else "aud", a list. Both stay among the custom claims too. A scope with
+// a comma is refused: the authorizer context joins them with commas.
 func m2mScopes(custom map[string]json.RawMessage) ([]string, error) {
+	var (
+		scopes []string
+		err    error
+	)
 	if raw, ok := custom["scopes"]; ok {
 		s, err := jsonString(string(raw))
 		if err != nil {
 			return nil, errors.New(`claim "scopes" is not a string`)
 		}
-		return strings.Fields(s), nil
-	}
-	raw, ok := custom["aud"]
-	if !ok {
-		return nil, nil
-	}
-	if len(raw) > 0 && raw[0] == '"' { // a single audience
-		raw = json.RawMessage("[" + string(raw) + "]")
-	}
-	aud, err := jsonStrings(string(raw))
-	if err != nil {
-		return nil, errors.New(`claim "aud" is not a list of strings`)
-	}
-	for _, a := range aud {
-		if strings.Contains(a, ",") {
-			return nil, errors.New("a scope contains a comma")
+		scopes = strings.Fields(s)
+	} else if raw, ok := custom["aud"]; ok {
+		if len(raw) > 0 && raw[0] == '"' { // a single audience
+			raw = json.RawMessage("[" + string(raw) + "]")
+		}
+		if scopes, err = jsonStrings(string(raw)); err != nil {
+			return nil, errors.New(`claim "aud" is not a list of strings`)
 		}
 	}
-	return aud, nil
+	if slices.ContainsFunc(scopes, func(s string) bool { return strings.Contains(s, ",") }) {
+		return nil, errors.New("a scope contains a comma")
+	}
+	return scopes, nil
+}
+
+// checkAudience refuses an M2M token whose scopes do not name audience, the
+// API's machine, when one is set.
+func checkAudience(scopes []string, audience string) error {
+	if audience != "" && !slices.Contains(scopes, audience) {
+		return reject(TokenInvalidAudience, fmt.Errorf("the token's scopes do not name %s", audience))
+	}
+	return nil
 }

@@ -87,11 +87,12 @@ func wellFormedOpaque(body string) bool {
 // one for refusalTTL. Both are keyed by the token's SHA-256 and bounded as
 // the session memo is.
 type machines struct {
-	api  MachineAPI
-	ttl  time.Duration
-	memo *memo
-	skew time.Duration
-	now  func() time.Time
+	api      MachineAPI
+	ttl      time.Duration
+	memo     *memo
+	skew     time.Duration
+	audience string // Options.APIMachine
+	now      func() time.Time
 }
 
 // verify checks an opaque token, or an OAuth JWT access token, of type t.
@@ -107,14 +108,14 @@ func (m *machines) verify(ctx context.Context, t identity.TokenType, token strin
 	vt, err := m.ask(ctx, t, token)
 	if err == nil {
 		var id *identity.Identity
-		if id, err = machineIdentity(t, vt, now, m.skew); err == nil {
+		if id, err = machineIdentity(t, vt, now, m.skew, m.audience); err == nil {
 			if until := m.trustUntil(vt, now); until.After(now) {
-				m.memo.put(sum, id, until, now, len(token))
+				m.memo.put(sum, id, until, now, len(token)+identitySize(id))
 			}
 			return id, nil
 		}
 	}
-	if r := ReasonOf(err); r == TokenInvalid || r == TokenRevoked || r == TokenExpired {
+	if r := ReasonOf(err); r == TokenInvalid || r == TokenRevoked || r == TokenExpired || r == TokenInvalidAudience {
 		m.memo.refuse(sum, err, now.Add(refusalTTL), now, len(token))
 	}
 	return nil, err
@@ -159,10 +160,21 @@ func (m *machines) ask(ctx context.Context, t identity.TokenType, token string) 
 	return nil, reject(ClerkUnavailable, err)
 }
 
+// identitySize is roughly the bytes a machine identity holds beyond its
+// fixed fields: what Clerk said of the token, which the token's own size
+// does not bound.
+func identitySize(id *identity.Identity) int {
+	n := len(id.Subject) + len(id.TokenID) + len(id.Claims)
+	for _, s := range id.Scopes {
+		n += len(s) + 16
+	}
+	return n
+}
+
 // machineIdentity is the caller a verified token speaks for. Revoked and
 // expired tokens are refused (Clerk's verdict, or the expiration passed
 // with the clock skew); the subject must fit the type.
-func machineIdentity(t identity.TokenType, vt *clerkapi.VerifiedToken, now time.Time, skew time.Duration) (*identity.Identity, error) {
+func machineIdentity(t identity.TokenType, vt *clerkapi.VerifiedToken, now time.Time, skew time.Duration, audience string) (*identity.Identity, error) {
 	switch {
 	case vt.Revoked:
 		return nil, reject(TokenRevoked, nil)
@@ -176,6 +188,11 @@ func machineIdentity(t identity.TokenType, vt *clerkapi.VerifiedToken, now time.
 		return nil, reject(TokenMalformed, errors.New("a scope contains a comma"))
 	case len(vt.Claims) > maxMachineClaims:
 		return nil, reject(TokenMalformed, fmt.Errorf("custom claims of %d bytes, the limit is %d", len(vt.Claims), maxMachineClaims))
+	}
+	if t == identity.M2MToken {
+		if err := checkAudience(vt.Scopes, audience); err != nil {
+			return nil, err
+		}
 	}
 	id := &identity.Identity{TokenType: t, Subject: vt.Subject, TokenID: vt.ID, Scopes: vt.Scopes, Claims: vt.Claims}
 	if !vt.Expiration.IsZero() {

@@ -284,18 +284,28 @@ func TestM2MJWT(t *testing.T) {
 	if id, err := v.Verify(context.Background(), noCat); err != nil || id.Subject != machineA {
 		t.Errorf("an M2M JWT without a category: %+v, %v", id, err)
 	}
-	expired := claims()
-	expired["exp"] = t0.Add(-time.Minute).Unix()
+	edited := func(edit func(map[string]any)) map[string]any {
+		c := claims()
+		edit(c)
+		return c
+	}
 	forged := b.sign(map[string]any{"alg": "RS256", "kid": a.kid, "cat": m2mCategory}, claims())
-	user := claims()
-	user["sub"] = userA
+	ignored := a.sign(map[string]any{"alg": "RS256", "kid": a.kid, "cat": ignoreCategory}, claims())
+	if id, err := v.Verify(context.Background(), ignored); err != nil || id.Subject != machineA {
+		t.Errorf("an M2M JWT of an instance that ignores categories: %+v, %v", id, err)
+	}
 	for name, c := range map[string]struct {
 		token string
 		want  Reason
 	}{
-		"expired":                    {a.sign(hdr, expired), TokenExpired},
-		"signed by another key":      {forged, TokenInvalidSignature},
-		"an M2M category for a user": {a.sign(hdr, user), TokenMalformed},
+		"expired":                           {a.sign(hdr, edited(func(c map[string]any) { c["exp"] = t0.Add(-time.Minute).Unix() })), TokenExpired},
+		"signed by another key":             {forged, TokenInvalidSignature},
+		"an M2M category for a user":        {a.sign(hdr, edited(func(c map[string]any) { c["sub"] = userA })), TokenMalformed},
+		"living a century":                  {a.sign(hdr, edited(func(c map[string]any) { c["exp"] = t0.AddDate(100, 0, 0).Unix() })), TokenMalformed},
+		"without iat":                       {a.sign(hdr, edited(func(c map[string]any) { delete(c, "iat") })), TokenMalformed},
+		"a scope with a comma":              {a.sign(hdr, edited(func(c map[string]any) { c["scopes"] = "mch_a,mch_b mch_c" })), TokenMalformed},
+		"a jti of another kind":             {a.sign(hdr, edited(func(c map[string]any) { c["jti"] = "a,b" })), TokenMalformed},
+		"a session category, a machine sub": {a.sign(map[string]any{"alg": "RS256", "kid": a.kid, "cat": sessionCategory}, claims()), TokenTypeNotAccepted},
 	} {
 		if _, err := v.Verify(context.Background(), c.token); ReasonOf(err) != c.want {
 			t.Errorf("%s: %v, want %s", name, err, c.want)
@@ -327,6 +337,24 @@ func TestJWTCategories(t *testing.T) {
 			t.Errorf("a session token of category %s: %v", cat, err)
 		}
 	}
+	// A session-category token with a machine's sub is neither.
+	posing := a.sign(map[string]any{"alg": "RS256", "kid": a.kid, "cat": sessionCategory}, map[string]any{"sub": machineB, "exp": t0.Add(time.Hour).Unix()})
+	if _, err := v.Verify(context.Background(), posing); ReasonOf(err) != TokenMalformed {
+		t.Errorf("a session-category token with a machine's sub: %v, want %s", err, TokenMalformed)
+	}
+	// A forged OAuth JWT costs no request.
+	_, other := keys(t)
+	for name, tok := range map[string]string{
+		"unsigned":              segment(map[string]any{"alg": "none", "typ": "at+jwt"}) + "." + segment(map[string]any{"sub": userA}) + ".",
+		"signed by another key": other.sign(map[string]any{"alg": "RS256", "kid": a.kid, "typ": "at+jwt"}, map[string]any{"sub": userA}),
+	} {
+		if _, err := v.Verify(context.Background(), tok); err == nil {
+			t.Errorf("a forged OAuth JWT (%s) was accepted", name)
+		}
+	}
+	if n := api.calls[identity.OAuthToken]; n != 0 {
+		t.Errorf("forged OAuth JWTs made %d Backend API calls", n)
+	}
 	oauth := a.sign(map[string]any{"alg": "RS256", "kid": a.kid, "typ": "at+jwt"}, map[string]any{"sub": userA})
 	api.answers[oauth] = &clerkapi.VerifiedToken{ID: "oat_" + strings.Repeat("b", 32), Subject: userA, Scopes: []string{"profile"}}
 	for range 3 {
@@ -337,5 +365,41 @@ func TestJWTCategories(t *testing.T) {
 	}
 	if n := api.calls[identity.OAuthToken]; n != 1 {
 		t.Errorf("an OAuth JWT repeated 3 times made %d calls, want 1", n)
+	}
+}
+
+// With the API's machine set, an M2M token must name it in its scopes, be
+// it opaque or a JWT; other types are not concerned.
+func TestM2MAudience(t *testing.T) {
+	t.Parallel()
+	a, _ := keys(t)
+	api, clk := newBackendAPI(), newClock()
+	cfg := testConfig()
+	cfg.JWTKey = a.publicPEM()
+	v, err := New(cfg, Options{Now: clk.Now, Accepts: allTypes, Machines: api, MachineTokenTTL: time.Minute, APIMachine: machineB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forUs, forOthers, key := opaque("mt_"), opaque("mt_"), opaque("ak_")
+	api.answers[forUs] = &clerkapi.VerifiedToken{Subject: machineA, Scopes: []string{machineB}}
+	api.answers[forOthers] = &clerkapi.VerifiedToken{Subject: machineA, Scopes: []string{"mch_3elsewhere"}}
+	api.answers[key] = &clerkapi.VerifiedToken{Subject: machineA}
+	jwt := func(scopes string) string {
+		return a.sign(map[string]any{"alg": "RS256", "kid": a.kid, "cat": m2mCategory},
+			map[string]any{"sub": machineA, "iat": t0.Unix(), "exp": t0.Add(time.Hour).Unix(), "scopes": scopes})
+	}
+	for name, c := range map[string]struct {
+		token string
+		want  Reason
+	}{
+		"an opaque token for this API":   {forUs, ""},
+		"an opaque token for another":    {forOthers, TokenInvalidAudience},
+		"a JWT for this API":             {jwt(machineB), ""},
+		"a JWT for another":              {jwt("mch_3elsewhere"), TokenInvalidAudience},
+		"a machine's API key, no scopes": {key, ""},
+	} {
+		if _, err := v.Verify(context.Background(), c.token); ReasonOf(err) != c.want {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }

@@ -51,8 +51,10 @@ func (m *memo) get(sum [32]byte, now time.Time) (id *identity.Identity, refused 
 	return e.id, e.refused, true
 }
 
-func (m *memo) put(sum [32]byte, id *identity.Identity, until, now time.Time, tokenSize int) {
-	m.store(sum, memoEntry{id: id, until: until}, now, tokenSize)
+// put remembers id for the token whose hash is sum until until; size
+// bounds what the entry holds (for a JWT, its length bounds its claims').
+func (m *memo) put(sum [32]byte, id *identity.Identity, until, now time.Time, size int) {
+	m.store(sum, memoEntry{id: id, until: until}, now, size)
 }
 
 // refuse remembers a refusal of the token whose hash is sum until until.

@@ -29,6 +29,9 @@ const (
 	TokenInvalid Reason = "token-invalid"
 	// TokenRevoked: a machine token Clerk says was revoked.
 	TokenRevoked Reason = "token-revoked"
+	// TokenInvalidAudience: an M2M token whose scopes do not name this
+	// API's machine (Options.APIMachine).
+	TokenInvalidAudience Reason = "token-invalid-audience"
 	// ClerkUnavailable: the Backend API could not verify a machine token
 	// (unreachable, failing, or refusing the secret key).
 	ClerkUnavailable Reason = "clerk-unavailable"

@@ -68,12 +68,17 @@ type Options struct {
 	// MachineTokenTTL is how long a token Machines verified is taken
 	// without asking again (never past its expiration); 0 asks every time.
 	MachineTokenTTL time.Duration
+	// APIMachine, when set, is the machine (mch_…) an M2M token must name
+	// in its scopes: the API's own, so a token minted for another service
+	// is refused here (TokenInvalidAudience).
+	APIMachine string
 }
 
 // Verifier verifies session tokens. It is safe for concurrent use; make one
 // per execution environment so its key cache and memo are shared.
 type Verifier struct {
 	cfg      Config
+	audience string // Options.APIMachine
 	parties  map[string]bool
 	accepts  map[identity.TokenType]bool
 	keys     keySource
@@ -87,7 +92,7 @@ func New(cfg Config, opts Options) (*Verifier, error) {
 	if cfg.Issuer == "" && !cfg.IssuerCheckOff {
 		return nil, errors.New("clerkauth: an issuer is required unless the issuer check is off")
 	}
-	v := &Verifier{cfg: cfg, now: opts.Now, parties: map[string]bool{}}
+	v := &Verifier{cfg: cfg, now: opts.Now, parties: map[string]bool{}, audience: opts.APIMachine}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -130,7 +135,8 @@ func (v *Verifier) accept(opts Options) error {
 	if opts.Machines == nil {
 		return errors.New("clerkauth: machine tokens are verified with the Backend API, and no client is configured")
 	}
-	v.machines = &machines{api: opts.Machines, ttl: opts.MachineTokenTTL, memo: newMemo(DefaultMemoSize), skew: v.cfg.ClockSkew, now: v.now}
+	v.machines = &machines{api: opts.Machines, ttl: opts.MachineTokenTTL, memo: newMemo(DefaultMemoSize),
+		skew: v.cfg.ClockSkew, audience: opts.APIMachine, now: v.now}
 	return nil
 }
 
@@ -210,52 +216,67 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*id
 	if err != nil {
 		return nil, err
 	}
-	// A JWT without a category may still be an M2M token, told by its sub
-	// once verified; refused here only if neither kind is accepted.
-	undecided := t == identity.SessionToken && hdr.Cat == ""
+	// A JWT whose category does not say may still be an M2M token, told by
+	// its sub once verified; refused here only if neither kind is accepted.
+	undecided := t == identity.SessionToken && (hdr.Cat == "" || hdr.Cat == ignoreCategory)
 	if !v.accepts[t] && !(undecided && v.accepts[identity.M2MToken]) {
 		return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", t))
 	}
+	if err := v.checkSignature(ctx, hdr, jws); err != nil {
+		return nil, err
+	}
 	if t == identity.OAuthToken {
+		// Signed by the instance, so a forged one costs no request; Clerk
+		// still says whether it was revoked.
 		return v.machines.verify(ctx, t, token)
 	}
+	return v.identityOf(t, undecided, jws.payload, now)
+}
+
+// checkSignature verifies the JWT's RS256 signature with the instance key
+// its kid names.
+func (v *Verifier) checkSignature(ctx context.Context, hdr joseHeader, jws compactJWS) error {
 	if hdr.Alg != "RS256" {
-		return nil, reject(TokenInvalidAlgorithm, fmt.Errorf("alg %q is not RS256", hdr.Alg))
+		return reject(TokenInvalidAlgorithm, fmt.Errorf("alg %q is not RS256", hdr.Alg))
 	}
 	jwk, err := v.keys.key(ctx, hdr.Kid)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if jwk.Algorithm != hdr.Alg { // as clerk-sdk-go checks it: a key published for another algorithm is not used
-		return nil, reject(TokenInvalidAlgorithm, fmt.Errorf("the key is for %q", jwk.Algorithm))
+		return reject(TokenInvalidAlgorithm, fmt.Errorf("the key is for %q", jwk.Algorithm))
 	}
 	pub, ok := jwk.Key.(*rsa.PublicKey)
 	if !ok {
-		return nil, reject(TokenInvalidSignature, errors.New("the key is not an RSA public key"))
+		return reject(TokenInvalidSignature, errors.New("the key is not an RSA public key"))
 	}
 	digest := sha256.Sum256(jws.signingInput)
 	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], jws.signature) != nil {
-		return nil, reject(TokenInvalidSignature, nil)
+		return reject(TokenInvalidSignature, nil)
 	}
-	return v.identityOf(t, jws.payload, now)
+	return nil
 }
 
 // identityOf checks a verified JWT's claims and builds its caller: an M2M
-// token's if its header or, without a category, its sub says so; a
-// session's otherwise.
-func (v *Verifier) identityOf(t identity.TokenType, payload []byte, now time.Time) (*identity.Identity, error) {
+// token's if its header says so, or, when its category does not say
+// (undecided), its sub; a session's otherwise. A token its category marks
+// as a session never becomes a machine's.
+func (v *Verifier) identityOf(t identity.TokenType, undecided bool, payload []byte, now time.Time) (*identity.Identity, error) {
 	if t == identity.M2MToken {
-		return m2mIdentity(payload, now, v.cfg.ClockSkew)
+		return m2mIdentity(payload, now, v.cfg.ClockSkew, v.audience)
 	}
 	c, err := decodeClaims(payload)
 	if err != nil {
 		return nil, err
 	}
-	if m2mSubject(c.sub) { // an M2M JWT minted before Clerk's categories
+	if m2mSubject(c.sub) {
+		if !undecided {
+			return nil, reject(TokenMalformed, errors.New("a session token with a machine's sub"))
+		}
 		if !v.accepts[identity.M2MToken] {
 			return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", identity.M2MToken))
 		}
-		return m2mIdentity(payload, now, v.cfg.ClockSkew)
+		return m2mIdentity(payload, now, v.cfg.ClockSkew, v.audience)
 	}
 	if !v.accepts[identity.SessionToken] {
 		return nil, reject(TokenTypeNotAccepted, fmt.Errorf("a %s", identity.SessionToken))

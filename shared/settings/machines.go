@@ -13,6 +13,7 @@ const (
 	AcceptedTokensName       = "CLERK_ACCEPTED_TOKENS"
 	MachineTokenCacheTTLName = "CLERK_MACHINE_TOKEN_CACHE_TTL"
 	AdminMachinesName        = "ADMIN_MACHINES"
+	APIMachineName           = "CLERK_API_MACHINE"
 )
 
 // TokenTypeNames are the token types CLERK_ACCEPTED_TOKENS may list, named as
@@ -64,4 +65,17 @@ func AdminMachines(get Lookup) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// APIMachine reads CLERK_API_MACHINE: the Clerk machine (mch_…) that stands
+// for this API. When set, an M2M token is accepted only if its scopes (the
+// machines its creator may call) name it, so a token minted to call
+// another service cannot be replayed here. Empty: any M2M token of the
+// instance.
+func APIMachine(get Lookup) (string, error) {
+	id := String(get, APIMachineName, "")
+	if id != "" && !machineID.MatchString(id) {
+		return "", fmt.Errorf("%s: %q is not a machine id (use a form such as mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk)", APIMachineName, id)
+	}
+	return id, nil
 }

@@ -31,3 +31,16 @@ func TestMachineSettings(t *testing.T) {
 		t.Errorf("a user id as a machine: %v", err)
 	}
 }
+
+func TestAPIMachine(t *testing.T) {
+	t.Parallel()
+	if id, err := APIMachine(Map(nil)); err != nil || id != "" {
+		t.Errorf("unset: %q, %v", id, err)
+	}
+	if id, err := APIMachine(Map(map[string]string{APIMachineName: "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk"})); err != nil || id == "" {
+		t.Errorf("a machine: %q, %v", id, err)
+	}
+	if _, err := APIMachine(Map(map[string]string{APIMachineName: "mch_a,mch_b"})); err == nil || !strings.Contains(err.Error(), APIMachineName) {
+		t.Errorf("two machines: %v", err)
+	}
+}

@@ -5,7 +5,9 @@
 // The S3 server is Versity's S3 gateway, pinned in tools/go.mod and built by
 // `make tools` (which `make test` runs first) to the path in VERSITYGW_BIN.
 // One server serves a whole test binary; each test makes buckets of its own,
-// so tests stay independent.
+// so tests stay independent. StartWith runs one outside tests too, in a
+// folder that outlives it, with credentials of the caller's choosing: make
+// dev's local S3.
 //
 //	var s3srv *exporttest.Server
 //
@@ -60,10 +62,12 @@ type Server struct {
 	// URL is the server's endpoint, such as "http://127.0.0.1:PORT".
 	URL string
 
-	cmd    *exec.Cmd
-	dir    string
-	exited chan struct{}
-	output *lockedio.Buffer
+	accessKey, secretKey string
+	cmd                  *exec.Cmd
+	dir                  string
+	removeDir            bool // the directory is Start's own
+	exited               chan struct{}
+	output               *lockedio.Buffer
 }
 
 // Main starts a server, stores it in *srv for the tests of m, runs them,
@@ -96,28 +100,54 @@ func Need(t testing.TB, srv *Server) *Server {
 var errNotBuilt = errors.New(EnvBin + " is not set")
 
 // Start runs versitygw from VERSITYGW_BIN on a free loopback port, storing
-// objects in a new temporary directory, and waits until it answers.
+// objects in a new temporary directory, with the fixed root credentials
+// AccessKey and SecretKey, and waits until it answers.
 func Start() (*Server, error) {
 	bin := os.Getenv(EnvBin)
 	if bin == "" {
 		return nil, errNotBuilt
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "exporttest-s3-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + addr, dir: dir, exited: make(chan struct{}), output: &lockedio.Buffer{}}
-	s.cmd = exec.Command(bin, "--port", addr, "--quiet", "posix", dir)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+AccessKey, "ROOT_SECRET_KEY="+SecretKey)
+	s, err := StartWith(Options{Bin: bin, Dir: dir, AccessKey: AccessKey, SecretKey: SecretKey})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.removeDir = true
+	return s, nil
+}
+
+// Options say how StartWith runs the server.
+type Options struct {
+	// Bin is the versitygw executable.
+	Bin string
+	// Dir holds the objects, one folder per bucket (Versity's posix
+	// backend); it must exist, and it is kept when the server stops.
+	Dir string
+	// AccessKey and SecretKey are the root account's credentials.
+	AccessKey, SecretKey string
+}
+
+// StartWith runs versitygw as o says on a free loopback port and waits
+// until it answers. Programs other than tests use it too: the server dies
+// with the process that started it, on Linux even when that process is
+// killed.
+func StartWith(o Options) (*Server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: "http://" + addr, accessKey: o.AccessKey, secretKey: o.SecretKey, dir: o.Dir,
+		exited: make(chan struct{}), output: &lockedio.Buffer{}}
+	s.cmd = exec.Command(o.Bin, "--port", addr, "--quiet", "posix", o.Dir)
+	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+o.AccessKey, "ROOT_SECRET_KEY="+o.SecretKey)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	s.cmd.SysProcAttr = dieWithParent()
 	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s: %w", o.Bin, err)
 	}
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	if err := s.waitReady(); err != nil {
@@ -161,21 +191,24 @@ func (s *Server) waitReady() error {
 	}
 }
 
-// Close stops the server and removes its objects.
+// Close stops the server, and removes its objects when Start made their
+// directory.
 func (s *Server) Close() {
 	_ = s.cmd.Process.Kill()
 	<-s.exited
-	os.RemoveAll(s.dir)
+	if s.removeDir {
+		os.RemoveAll(s.dir)
+	}
 }
 
-// Client returns an S3 client for the server: static credentials, path-style
+// Client returns an S3 client for the server: its root credentials, path-style
 // addressing, and opts applied last.
 func (s *Server) Client(opts ...func(*s3.Options)) *s3.Client {
 	return s3.New(s3.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.URL),
 		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(s.accessKey, s.secretKey, ""),
 	}, opts...)
 }
 
@@ -185,8 +218,8 @@ func (s *Server) Client(opts ...func(*s3.Options)) *s3.Client {
 func (s *Server) Env() map[string]string {
 	return map[string]string{
 		"AWS_ENDPOINT_URL_S3":         s.URL,
-		"AWS_ACCESS_KEY_ID":           AccessKey,
-		"AWS_SECRET_ACCESS_KEY":       SecretKey,
+		"AWS_ACCESS_KEY_ID":           s.accessKey,
+		"AWS_SECRET_ACCESS_KEY":       s.secretKey,
 		"AWS_REGION":                  Region,
 		"AWS_CONFIG_FILE":             os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
