@@ -85,8 +85,9 @@ bench-quick: tools ## a short benchmark run into .cache/bench/ (SECTIONS=verify,
 .PHONY: dev
 dev: ## run the whole API on 127.0.0.1:3000 and the example site on localhost:5173 (docs/local-dev.md)
 	@mkdir -p $(TOOLS_BIN)
-	@echo "make dev: building the Lambda Runtime Interface Emulator and the local API (the first time takes about a minute)"
-	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	@echo "make dev: building the Lambda Runtime Interface Emulator, the local S3 and the local API (the first time takes a few minutes)"
+	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie \
+	  github.com/versity/versitygw/cmd/versitygw
 	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
 	@.cache/devapi/devapi
 

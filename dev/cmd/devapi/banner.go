@@ -22,6 +22,7 @@ func (s *devServer) printBanner() error {
 		for _, r := range s.api.Routes {
 			fmt.Fprintln(out, "  "+s.curl(r, "$TOKEN"))
 		}
+		s.printExports()
 		fmt.Fprintln(out)
 		return nil
 	}
@@ -50,6 +51,7 @@ func (s *devServer) printBanner() error {
 	if err := s.printMachine(); err != nil {
 		return err
 	}
+	s.printExports()
 	fmt.Fprintln(out, "\nThe clerk-users CLI against the stand-in (its URL and key are in "+s.cliEnvPath()+" while make dev runs):")
 	fmt.Fprintln(out, "  env $(cat "+s.cliEnvPath()+") go run ./cmd/clerk-users list")
 	fmt.Fprintln(out, "\nWithout a token:")
@@ -79,13 +81,32 @@ func (s *devServer) printMachine() error {
 	return nil
 }
 
+// printExports says where POST /admin/exports's exports land, when the
+// local S3 runs.
+func (s *devServer) printExports() {
+	if s.aws == nil {
+		return
+	}
+	for _, name := range s.functionNames() {
+		env := s.fns[name].env
+		if bucket, ok := env["EXPORT_BUCKET"]; ok {
+			fmt.Fprintf(s.out, "Exports go to s3://%s/%s in the local S3 at %s; its files are under %s\n",
+				bucket, env["EXPORT_PREFIX"], s.aws.s3.URL, filepath.Join(s.relative(s.aws.s3Dir), bucket))
+			return
+		}
+	}
+}
+
 // cliEnvPath is the stand-in's file for the CLI, relative to the project's
 // root when it is inside it.
-func (s *devServer) cliEnvPath() string {
-	if rel, err := filepath.Rel(s.cfg.Root, s.standIn.cliFile); err == nil && !strings.HasPrefix(rel, "..") {
+func (s *devServer) cliEnvPath() string { return s.relative(s.standIn.cliFile) }
+
+// relative is path relative to the project's root when it is inside it.
+func (s *devServer) relative(path string) string {
+	if rel, err := filepath.Rel(s.cfg.Root, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return rel
 	}
-	return s.standIn.cliFile
+	return path
 }
 
 // curl is a ready-to-paste command for a route.

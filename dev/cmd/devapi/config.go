@@ -42,8 +42,11 @@ type serveConfig struct {
 	// CORS, instead of /api on the site's origin.
 	SiteCrossOrigin bool
 	RIE             string
-	EnvFile         string
-	CacheDir        string
+	// VersityGW is Versity's S3 gateway, the local S3 of the export; without
+	// it the local API runs without exports.
+	VersityGW string
+	EnvFile   string
+	CacheDir  string
 	// IntegrationTimeout is API Gateway's 30 s, shorter only in tests.
 	IntegrationTimeout time.Duration
 	// Poll is how often source files are checked for changes; 0 turns
@@ -72,6 +75,8 @@ func parseServeFlags(args []string, stderr io.Writer, getenv func(string) (strin
 		"point the example site at the API's own origin, with CORS, instead of /api on the site's origin (also DEV_SITE_CROSS_ORIGIN=1)")
 	fs.StringVar(&cfg.Template, "template", filepath.Join(root, "template.yaml"), "SAM template to serve")
 	fs.StringVar(&cfg.RIE, "rie", envOr(getenv, "RIE_BIN", filepath.Join(root, ".tools", "bin", "aws-lambda-rie")), "aws-lambda-rie binary (also RIE_BIN)")
+	fs.StringVar(&cfg.VersityGW, "versitygw", envOr(getenv, "VERSITYGW_BIN", filepath.Join(root, ".tools", "bin", "versitygw")),
+		"Versity's S3 gateway, the exports' local S3; without it POST /admin/exports answers 503 (also VERSITYGW_BIN)")
 	fs.StringVar(&cfg.EnvFile, "env-file", filepath.Join(root, ".env"), "settings for the functions, if the file exists")
 	fs.StringVar(&cfg.CacheDir, "cache", filepath.Join(root, ".cache", "devapi"), "folder for built binaries and the stand-in's state")
 	fs.DurationVar(&cfg.IntegrationTimeout, "integration-timeout", gateway.IntegrationTimeout, "how long a route may take before 503")
@@ -181,9 +186,9 @@ func functionEnv(template, dotenv, standIn map[string]string, getenv func(string
 
 // localValues replace template values that name a resource, which has a
 // name only once deployed, where a function declares them (.env and the
-// environment still win). The export bucket's: there is no S3 here and the
-// functions get no AWS credentials, so POST /admin/exports answers 503
-// export_unavailable.
+// environment still win): the export bucket's, a bucket of the local S3
+// (see localAWS). EXPORT_FUNCTION's Ref resolves to the function's logical
+// id, its name in the local Lambda API.
 var localValues = map[string]string{"EXPORT_BUCKET": "local-exports"}
 
 // standInEverywhere are the stand-in's values that every function gets,

@@ -213,6 +213,7 @@ func startLocal(t *testing.T, template string, env map[string]string) (*devServe
 		SiteCrossOrigin:    env["DEV_SITE_CROSS_ORIGIN"] == "1",
 		Template:           template,
 		RIE:                rieBin(t),
+		VersityGW:          os.Getenv("VERSITYGW_BIN"), // none: no local S3, no exports
 		EnvFile:            filepath.Join(t.TempDir(), ".env"),
 		CacheDir:           t.TempDir(),
 		IntegrationTimeout: 30 * time.Second,

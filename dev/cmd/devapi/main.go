@@ -10,7 +10,9 @@
 // environment or .env it also runs a stand-in for Clerk's Backend API and
 // prints ready-to-paste curl lines with tokens for a user and an admin.
 // It also serves the example site (web/) on a second origin, as CloudFront
-// would, with a config.json that points the page at the local API.
+// would, with a config.json that points the page at the local API. For the
+// export, it runs a local S3 (Versity's gateway) and a local Lambda Invoke
+// API, so that POST /admin/exports starts ExportUsersFunction as in AWS.
 //
 // Usage:
 //

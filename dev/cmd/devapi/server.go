@@ -38,6 +38,7 @@ type devServer struct {
 	http      *http.Server
 	url       string
 	standIn   *standIn
+	aws       *localAWS // nil without the local S3
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 
@@ -122,8 +123,16 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 	if err := s.startSite(siteLn, settings); err != nil {
 		return nil, err
 	}
+	if s.aws, err = startAWS(cfg, func(line string) { fmt.Fprintln(out, line) }); err != nil {
+		return nil, err
+	}
 	if err := s.prepareFunctions(settings, standInEnv); err != nil {
 		return nil, err
+	}
+	if s.aws != nil {
+		if err := s.aws.createBuckets(ctx, s.fns); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.buildAll(ctx); err != nil {
 		return nil, err
@@ -134,6 +143,9 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 	s.runner = emulator.NewRunner(emulator.Config{RIE: cfg.RIE, Output: out})
 	for _, f := range s.fns {
 		s.runner.Set(f.emulated())
+	}
+	if s.aws != nil {
+		s.aws.serve(s.runner, func(line string) { fmt.Fprintf(out, "%s %s\n", time.Now().Format("15:04:05"), line) })
 	}
 	s.gw = gateway.New(gateway.Config{
 		API:                s.api,
@@ -188,6 +200,10 @@ func (s *devServer) Close() error {
 			_ = srv.Close()
 		}
 	}
+	// The background invocations end before the functions stop.
+	if s.aws != nil {
+		s.aws.Close()
+	}
 	if s.runner != nil {
 		_ = s.runner.Close()
 	}
@@ -208,23 +224,24 @@ func (s *devServer) acceptLocalOrigins() {
 	c.AllowOrigins = appendNew(c.AllowOrigins, s.localOrigins...)
 }
 
-// prepareFunctions finds the functions the routes and the authorizer use,
-// and their environments.
+// prepareFunctions finds every function of the template, routed or not
+// (POST /admin/exports invokes ExportUsersFunction), and their
+// environments.
 func (s *devServer) prepareFunctions(settings, standInEnv map[string]string) error {
-	names := map[string]bool{}
 	for _, r := range s.api.Routes {
-		names[r.Function] = true
+		names := []string{r.Function}
 		if r.Authorizer != nil {
-			names[r.Authorizer.Function] = true
+			names = append(names, r.Authorizer.Function)
+		}
+		for _, name := range names {
+			if s.api.Functions[name] == nil {
+				return fmt.Errorf("%s is routed but is not an AWS::Serverless::Function of the template", name)
+			}
 		}
 	}
 	s.fns = map[string]*builtFunction{}
 	templateDir := filepath.Dir(s.cfg.Template)
-	for name := range names {
-		spec := s.api.Functions[name]
-		if spec == nil {
-			return fmt.Errorf("%s is routed but is not an AWS::Serverless::Function of the template", name)
-		}
+	for name, spec := range s.api.Functions {
 		dir, err := filepath.Rel(s.cfg.Root, filepath.Join(templateDir, spec.Dir))
 		if err != nil || strings.HasPrefix(dir, "..") {
 			return fmt.Errorf("%s: %s is outside the module", name, spec.Dir)
@@ -236,6 +253,9 @@ func (s *devServer) prepareFunctions(settings, standInEnv map[string]string) err
 		// An empty list accepts any azp, so only a list is extended.
 		if parties := env["CLERK_AUTHORIZED_PARTIES"]; strings.TrimSpace(parties) != "" {
 			env["CLERK_AUTHORIZED_PARTIES"] = withItems(parties, s.localOrigins)
+		}
+		if s.aws != nil {
+			s.aws.addEnv(env)
 		}
 		s.fns[name] = &builtFunction{
 			spec:      spec,
