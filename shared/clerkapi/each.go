@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -57,57 +58,94 @@ func (c *Client) EachUser(ctx context.Context, fn func(*clerk.User) error) error
 // clerk-sdk-go's User does not have. fn must not keep raw after it returns.
 // A null entry in a page is skipped.
 func (c *Client) EachRawUser(ctx context.Context, fn func(raw json.RawMessage) error) error {
-	var (
-		started bool
-		mark    int64           // created_at of the newest user passed to fn
-		atMark  map[string]bool // ids passed to fn that were created at mark
-		begun   = time.Now().UnixMilli()
-	)
+	return c.WalkUsers(ctx, &Cursor{}, fn)
+}
+
+// Cursor is where a walk of the users stands: enough to continue it in
+// another process exactly where it stopped, every user still passed once.
+// The zero Cursor starts at the oldest user. It holds no secret.
+type Cursor struct {
+	// Started is false until the first user was passed.
+	Started bool `json:"started"`
+	// Mark is the created_at (ms) of the newest user passed.
+	Mark int64 `json:"mark"`
+	// AtMark are the ids passed that were created at Mark.
+	AtMark []string `json:"atMark,omitempty"`
+	// Begun is when the walk began (ms): users created after it come at the
+	// end, and a short page of only those ends the walk.
+	Begun int64 `json:"begun"`
+}
+
+// WalkUsers walks the users as EachRawUser does from cur, and moves cur past
+// each user before passing it to fn: when fn stops the walk (returning an
+// error), cur is where a later WalkUsers continues, after that user.
+func (c *Client) WalkUsers(ctx context.Context, cur *Cursor, fn func(raw json.RawMessage) error) error {
+	if cur.Begun == 0 {
+		cur.Begun = time.Now().UnixMilli()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("clerkapi: list users: %w", context.Cause(ctx))
 		}
-		q := url.Values{"limit": {strconv.Itoa(pageSize)}, "order_by": {"+created_at"}}
-		if started {
-			q.Set("created_at_after", strconv.FormatInt(mark-1, 10))
-			if skip := len(atMark) - 1; skip > 0 {
-				q.Set("offset", strconv.Itoa(skip))
-			}
-		}
-		page, err := c.listRawPage(ctx, q)
+		page, err := c.listRawPage(ctx, cur.query())
 		if err != nil {
 			return err
 		}
-		fresh, oldest := 0, int64(0) // new users on this page, and the first one's created_at
-		for _, raw := range page {
-			u, ok, err := walkKey(raw)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			if started && (u.CreatedAt < mark || (u.CreatedAt == mark && atMark[u.ID])) {
-				continue // seen on an earlier page
-			}
-			if !started || u.CreatedAt > mark {
-				started, mark, atMark = true, u.CreatedAt, map[string]bool{}
-			}
-			atMark[u.ID] = true
-			if fresh++; fresh == 1 {
-				oldest = u.CreatedAt
-			}
-			if err := fn(raw); err != nil {
-				return err
-			}
+		fresh, oldest, err := cur.pass(page, fn)
+		if err != nil {
+			return err
 		}
 		if fresh == 0 {
-			return endOfWalk(len(page), mark)
+			return endOfWalk(len(page), cur.Mark)
 		}
-		if len(page) < pageSize && oldest > begun {
+		if len(page) < pageSize && oldest > cur.Begun {
 			return nil // caught up: everything new on this short page was created during the walk
 		}
 	}
+}
+
+// query asks for the next page: the users created at or after Mark, past
+// all but the last of those already passed at Mark.
+func (cur *Cursor) query() url.Values {
+	q := url.Values{"limit": {strconv.Itoa(pageSize)}, "order_by": {"+created_at"}}
+	if cur.Started {
+		q.Set("created_at_after", strconv.FormatInt(cur.Mark-1, 10))
+		if skip := len(cur.AtMark) - 1; skip > 0 {
+			q.Set("offset", strconv.Itoa(skip))
+		}
+	}
+	return q
+}
+
+// pass hands fn the users of page not passed before, moving the cursor past
+// each first, and returns how many there were and the first one's
+// created_at.
+func (cur *Cursor) pass(page []json.RawMessage, fn func(raw json.RawMessage) error) (fresh int, oldest int64, err error) {
+	for _, raw := range page {
+		u, ok, err := walkKey(raw)
+		if err != nil {
+			return fresh, oldest, err
+		}
+		if !ok || cur.seen(u) {
+			continue
+		}
+		if !cur.Started || u.CreatedAt > cur.Mark {
+			cur.Started, cur.Mark, cur.AtMark = true, u.CreatedAt, nil
+		}
+		cur.AtMark = append(cur.AtMark, u.ID)
+		if fresh++; fresh == 1 {
+			oldest = u.CreatedAt
+		}
+		if err := fn(raw); err != nil {
+			return fresh, oldest, err
+		}
+	}
+	return fresh, oldest, nil
+}
+
+// seen reports whether u was passed on an earlier page.
+func (cur *Cursor) seen(u userKey) bool {
+	return cur.Started && (u.CreatedAt < cur.Mark || (u.CreatedAt == cur.Mark && slices.Contains(cur.AtMark, u.ID)))
 }
 
 // endOfWalk decides what a page that brought no new user means. The walk

@@ -376,3 +376,53 @@ func TestEachRawUserPassesUsersAsReturned(t *testing.T) {
 		t.Errorf("EachRawUser: %v, users %q; want only %s, as sent, the null skipped", err, got, first)
 	}
 }
+
+// A walk stopped anywhere and continued from its cursor, sent through JSON
+// as a checkpoint is, passes every user once, in the order of one walk:
+// at page boundaries, mid-page, and inside a millisecond many users share.
+func TestWalkUsersResumesFromItsCursor(t *testing.T) {
+	t.Parallel()
+	s := clerkfaketest.Start(t, clerkfake.Config{})
+	c := client(t, s, nil)
+	s.SeedUsers(700)
+	same := time.Now().Add(-time.Hour)
+	for range 600 {
+		s.AddUser(clerkfake.User{CreatedAt: same})
+	}
+	s.SeedUsers(400)
+	whole, _ := visits(t, c, nil)
+	for _, every := range []int{1, 137, 499, 500, 501} {
+		var order []string
+		cur := clerkapi.Cursor{}
+		errStop := errors.New("stop")
+		for walks := 0; ; walks++ {
+			if walks > 2000 {
+				t.Fatalf("every %d: the walk does not end", every)
+			}
+			n := 0
+			err := c.WalkUsers(context.Background(), &cur, func(raw json.RawMessage) error {
+				var u struct{ ID string }
+				_ = json.Unmarshal(raw, &u)
+				order = append(order, u.ID)
+				if n++; n == every {
+					return errStop
+				}
+				return nil
+			})
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, errStop) {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(cur)
+			cur = clerkapi.Cursor{}
+			if err := json.Unmarshal(b, &cur); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(order, whole) {
+			t.Errorf("stopped every %d users: %d users passed, want the %d of one walk in its order", every, len(order), len(whole))
+		}
+	}
+}
