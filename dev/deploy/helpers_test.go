@@ -40,10 +40,12 @@ type lambdaSpec struct {
 
 // checkOverrides make every function's start-up succeed, so that its check
 // lists every variable it reads: the template's defaults leave the issuer
-// unpinned, and the bucket is a resource that has no name until deployed.
+// unpinned, and the bucket and the state machine are resources that have no
+// name until deployed.
 var checkOverrides = map[string]string{
-	"CLERK_ISSUER":  "https://example.clerk.accounts.dev",
-	"EXPORT_BUCKET": "exports-for-the-check",
+	"CLERK_ISSUER":         "https://example.clerk.accounts.dev",
+	"EXPORT_BUCKET":        "exports-for-the-check",
+	"EXPORT_STATE_MACHINE": "arn:aws:states:us-east-1:123456789012:stateMachine:ExportStateMachine-ForTheCheck",
 }
 
 // lambdas are the template's functions, each built for this machine and run
@@ -121,6 +123,7 @@ const (
 	exporterID     = "ExportUsersFunction"
 	adminExportsID = "AdminExportsFunction"
 	exportBucketID = "ExportBucket"
+	stateMachineID = "ExportStateMachine"
 	secretParamRef = "ClerkSecretKeyParameterName"
 	// secretARN is the one resource a secret reader may read, as rendered by render.
 	secretARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${" + secretParamRef + "}"

@@ -261,22 +261,50 @@ type alarm struct {
 	props map[string]any
 }
 
-func (a alarm) metric() string {
-	var dims []string
-	for _, d := range list(a.props["Dimensions"]) {
-		dims = append(dims, render(lookup(d, "Name"))+"="+render(lookup(d, "Value")))
+// metrics are the alarm's metrics, each as "Namespace MetricName
+// Name=Value,...": its one metric, or each metric of its metric math.
+func (a alarm) metrics() []string {
+	key := func(m any) string {
+		var dims []string
+		for _, d := range list(lookup(m, "Dimensions")) {
+			dims = append(dims, render(lookup(d, "Name"))+"="+render(lookup(d, "Value")))
+		}
+		sort.Strings(dims)
+		return render(lookup(m, "Namespace")) + " " + render(lookup(m, "MetricName")) + " " + strings.Join(dims, ",")
 	}
-	sort.Strings(dims)
-	return render(a.props["Namespace"]) + " " + render(a.props["MetricName"]) + " " + strings.Join(dims, ",")
+	if a.props["Metrics"] == nil {
+		return []string{key(a.props)}
+	}
+	var out []string
+	for _, m := range list(a.props["Metrics"]) {
+		if stat := lookup(m, "MetricStat", "Metric"); stat != nil {
+			out = append(out, key(stat))
+		}
+	}
+	return out
 }
 
+// period is the alarm's Period, or the longest of its metric math's.
+func (a alarm) period() float64 {
+	p, _ := a.props["Period"].(float64)
+	for _, m := range list(a.props["Metrics"]) {
+		if q, _ := lookup(m, "MetricStat", "Period").(float64); q > p {
+			p = q
+		}
+	}
+	return p
+}
+
+// alarms are the template's alarms by each metric they watch.
 func (s *stack) alarms() map[string]alarm {
 	out := map[string]alarm{}
 	for id, r := range s.raw["Resources"].(map[string]any) {
 		if lookup(r, "Type") == "AWS::CloudWatch::Alarm" {
 			props, _ := lookup(r, "Properties").(map[string]any)
 			a := alarm{id: id, props: props}
-			out[a.metric()] = a
+			for _, m := range a.metrics() {
+				out[m] = a
+			}
 		}
 	}
 	return out
@@ -337,6 +365,9 @@ func TestAlarms(t *testing.T) {
 	// also by Reason.
 	want["ClerkLambda Denied FunctionName=${"+authorizerID+"},Reason=jwks-unavailable"] = "the authorizer cannot get Clerk's keys"
 	want["ClerkLambda ExportSucceeded FunctionName=${"+exporterID+"}"] = "no export succeeds"
+	for metric, why := range map[string]string{"ExecutionsFailed": "fails", "ExecutionsTimedOut": "times out", "ExecutionsAborted": "is aborted"} {
+		want["AWS/States "+metric+" StateMachineArn=${"+stateMachineID+"}"] = "an export run " + why
+	}
 	for metric, why := range want {
 		if _, ok := alarms[metric]; !ok {
 			t.Errorf("no alarm fires when %s (%s)", why, metric)
@@ -351,7 +382,7 @@ func TestAlarms(t *testing.T) {
 		}
 		// PutMetricAlarm: Period x EvaluationPeriods at most 7 days, and at
 		// most 1 day for periods under an hour.
-		period, _ := a.props["Period"].(float64)
+		period := a.period()
 		evals := s.number(t, a.props["EvaluationPeriods"], true)
 		limit := 7 * 24 * time.Hour
 		if period < 3600 {
@@ -394,36 +425,6 @@ func (s *stack) number(t *testing.T, v any, max bool) float64 {
 	}
 	t.Errorf("%s is neither a number nor a !Ref to a Number parameter", render(v))
 	return 0
-}
-
-// The export's failures are kept, not retried blindly, and alarmed.
-func TestExportFailureHandling(t *testing.T) {
-	t.Parallel()
-	s := template(t)
-	fn := s.typed.GetAllServerlessFunctionResources()[exporterID]
-	if fn == nil {
-		t.Fatalf("template.yaml has no %s", exporterID)
-	}
-	cfg := fn.EventInvokeConfig
-	if cfg == nil {
-		t.Fatalf("%s has no EventInvokeConfig: a failed run is retried twice and then dropped without a trace", exporterID)
-	}
-	if r := cfg.MaximumRetryAttempts; r == nil || *r > 1 {
-		t.Errorf("%s: MaximumRetryAttempts is %s, want 0 or 1 (say which and why beside it): each retry is another run's worth of Clerk's limit",
-			exporterID, render(lookup(s.resource(exporterID), "Properties", "EventInvokeConfig", "MaximumRetryAttempts")))
-	}
-	onFailure := lookup(s.resource(exporterID), "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure")
-	queue := getAttOf(lookup(onFailure, "Destination"), "Arn")
-	if lookup(onFailure, "Type") != "SQS" || lookup(s.resource(queue), "Type") != "AWS::SQS::Queue" {
-		t.Fatalf("%s: OnFailure is %s, want Type SQS and Destination !GetAtt <an AWS::SQS::Queue of the template>.Arn", exporterID, render(onFailure))
-	}
-	q := lookup(s.resource(queue), "Properties")
-	if lookup(q, "SqsManagedSseEnabled") != true && lookup(q, "KmsMasterKeyId") == nil {
-		t.Errorf("%s holds failed export events: encrypt it (SqsManagedSseEnabled: true)", queue)
-	}
-	if _, ok := s.alarms()["AWS/SQS ApproximateNumberOfMessagesVisible QueueName=${"+queue+".QueueName}"]; !ok {
-		t.Errorf("no alarm fires when a failed export lands in %s", queue)
-	}
 }
 
 // maxRun is the longest run the export's lease allows for (exportrun.MaxRun;

@@ -156,9 +156,9 @@ func (s *stack) grants(t *testing.T, id string) []grant {
 	return out
 }
 
-// No Allow statement anywhere in the template (function policies, managed
-// policies, roles, bucket policies) grants every action, every action of a
-// service, or every resource.
+// No Allow statement anywhere in the template (function and state machine
+// policies, managed policies, roles, bucket policies) grants every action,
+// every action of a service, or every resource.
 func TestNoWildcardGrants(t *testing.T) {
 	t.Parallel()
 	s := template(t)
@@ -184,7 +184,7 @@ func TestNoWildcardGrants(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range s.functionIDs() {
+	for _, id := range append(s.functionIDs(), stateMachineID) {
 		sts, err := s.statements(id)
 		if err != nil {
 			t.Error(err)
@@ -233,14 +233,15 @@ func TestSecretAccess(t *testing.T) {
 
 // The exporter may write to the export bucket and nowhere else, and read and
 // delete the run lease; POST /admin/exports may read, write and delete the
-// lease alone and invoke exactly the export function; no other function
-// touches S3 or Lambda; no function is granted anything else.
+// lease alone and start exactly the export's state machine; no other
+// function touches S3, Lambda or Step Functions; no function is granted
+// anything else.
 func TestS3AndOtherAccess(t *testing.T) {
 	t.Parallel()
 	s := template(t)
-	// No s3:ListMultipartUploadParts: the transfer manager the export uploads
-	// with never lists an upload's parts (its S3APIClient has no ListParts).
-	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true}
+	// ListMultipartUploadParts: a run's last slice completes the upload its
+	// earlier slices added parts to, from S3's list of them.
+	objects := map[string]bool{"s3:PutObject": true, "s3:AbortMultipartUpload": true, "s3:ListMultipartUploadParts": true}
 	bucketARNs := []string{"${" + exportBucketID + ".Arn}", "arn:${AWS::Partition}:s3:::${" + exportBucketID + "}"}
 	lease := leaseARN(t, s)
 	leaseActions := map[string][]string{
@@ -248,17 +249,17 @@ func TestS3AndOtherAccess(t *testing.T) {
 		adminExportsID: {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
 	}
 	for _, l := range functionsOf(t) {
-		puts, invokes := false, false
+		puts, starts := false, false
 		leased := map[string]bool{}
 		for _, g := range s.grants(t, l.id) {
 			switch {
 			case strings.HasPrefix(g.action, "ssm:"):
 				// TestSecretAccess
-			case g.action == "lambda:InvokeFunction" && l.id == adminExportsID:
-				if g.resource != "${"+exporterID+".Arn}" {
-					t.Errorf("%s may invoke %s; it may invoke only the export, !GetAtt %s.Arn", l.id, g.resource, exporterID)
+			case g.action == "states:StartExecution" && l.id == adminExportsID:
+				if g.resource != "${"+stateMachineID+"}" {
+					t.Errorf("%s may start %s; it may start only the export, !Ref %s", l.id, g.resource, stateMachineID)
 				}
-				invokes = true
+				starts = true
 			case !strings.HasPrefix(g.action, "s3:"):
 				t.Errorf("%s is granted %s on %s, which it does not need", l.id, g.action, g.resource)
 			case g.resource == lease && slices.Contains(leaseActions[l.id], g.action):
@@ -275,15 +276,15 @@ func TestS3AndOtherAccess(t *testing.T) {
 					t.Errorf("%s may %s on %s; only on the export bucket itself", l.id, g.action, g.resource)
 				}
 			default:
-				t.Errorf("%s is granted %s on %s; the export needs only s3:PutObject and s3:AbortMultipartUpload on its objects, "+
+				t.Errorf("%s is granted %s on %s; the export needs only s3:PutObject, s3:AbortMultipartUpload and s3:ListMultipartUploadParts on its objects, "+
 					"and s3:GetObject and s3:DeleteObject on the lease %s", l.id, g.action, g.resource, lease)
 			}
 		}
 		if l.id == exporterID && !puts {
 			t.Errorf("%s is not granted s3:PutObject on the export bucket: the export could not be written", l.id)
 		}
-		if l.id == adminExportsID && !invokes {
-			t.Errorf("%s is not granted lambda:InvokeFunction on %s: it could not start the export", l.id, exporterID)
+		if l.id == adminExportsID && !starts {
+			t.Errorf("%s is not granted states:StartExecution on %s: it could not start the export", l.id, stateMachineID)
 		}
 		for _, a := range leaseActions[l.id] {
 			if !leased[a] {

@@ -257,11 +257,11 @@ func TestEnvironment(t *testing.T) {
 		t.Errorf("ExportUsersFunction: EXPORT_BUCKET is %s, want !Ref %s", got, exportBucketID)
 	}
 	for name, want := range map[string]string{
-		"EXPORT_BUCKET":   "${" + exportBucketID + "}",
-		"EXPORT_FUNCTION": "${" + exporterID + "}",
-		"ADMIN_ORG_ROLE":  "${AdminOrgRole}",
-		"ADMIN_ORG_ID":    "${AdminOrgId}",
-		"ADMIN_MACHINES":  "${AdminMachines}",
+		"EXPORT_BUCKET":        "${" + exportBucketID + "}",
+		"EXPORT_STATE_MACHINE": "${" + stateMachineID + "}",
+		"ADMIN_ORG_ROLE":       "${AdminOrgRole}",
+		"ADMIN_ORG_ID":         "${AdminOrgId}",
+		"ADMIN_MACHINES":       "${AdminMachines}",
 	} {
 		if got := render(s.env(adminExportsID)[name]); got != want {
 			t.Errorf("%s: %s is %s, want %s", adminExportsID, name, got, want)
@@ -585,35 +585,6 @@ func TestCORS(t *testing.T) {
 	}
 	if age, _ := lookup(cors, "MaxAge").(float64); age <= 0 {
 		t.Error("CORS MaxAge is unset: every request would be preceded by a preflight")
-	}
-}
-
-func TestExportSchedule(t *testing.T) {
-	t.Parallel()
-	s := template(t)
-	fn := s.typed.GetAllServerlessFunctionResources()[exporterID]
-	if fn == nil {
-		t.Fatalf("template.yaml has no %s", exporterID)
-	}
-	scheduled := false
-	for name, ev := range fn.Events {
-		if ev.Type != "Schedule" {
-			continue
-		}
-		if ev.Properties == nil || ev.Properties.ScheduleEvent == nil {
-			t.Errorf("%s: Schedule event %s has properties SAM's Schedule event does not take", exporterID, name)
-			continue
-		}
-		if got := render(ev.Properties.ScheduleEvent.Schedule); got != "${ExportSchedule}" {
-			t.Errorf("%s: the schedule is %s, want !Ref ExportSchedule", exporterID, got)
-		}
-		scheduled = true
-	}
-	if !scheduled {
-		t.Errorf("%s has no Schedule event: the export would never run", exporterID)
-	}
-	if fn.Timeout == nil || *fn.Timeout < 60 || *fn.Timeout > 900 {
-		t.Errorf("%s needs its own Timeout between 60 and 900 s to page through every user", exporterID)
 	}
 }
 

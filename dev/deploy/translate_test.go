@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,9 +193,11 @@ func TestTranslatedStage(t *testing.T) {
 }
 
 // The roles SAM generates grant only what the template's tests allow, plus
-// the one statement SAM adds itself: sqs:SendMessage on the export's failure
-// queue, for its OnFailure destination. Only POST /admin/exports's role may
-// invoke a function, and only the export.
+// the one statement SAM adds itself: the schedule's role may start the
+// export's state machine. Only the state machine's role may invoke a
+// function, and only the export; only POST /admin/exports's role and the
+// schedule's may start an execution, and only of that state machine. No
+// role may send to a queue: the export has no failure queue.
 func TestTranslatedRoles(t *testing.T) {
 	t.Parallel()
 	tr := translated(t)
@@ -202,7 +205,7 @@ func TestTranslatedRoles(t *testing.T) {
 	if len(roles) == 0 {
 		t.Fatal("the translation has no roles")
 	}
-	sendsToQueue := false
+	starters := map[string]bool{}
 	for id, role := range roles {
 		for _, arn := range list(lookup(role, "Properties", "ManagedPolicyArns")) {
 			for _, p := range conditionalPolicies(arn) {
@@ -224,48 +227,58 @@ func TestTranslatedRoles(t *testing.T) {
 						if action == "*" || strings.HasSuffix(action, ":*") || resource == "*" || strings.HasSuffix(resource, ":*") {
 							t.Errorf("%s grants %s on %s: a wildcard", id, action, resource)
 						}
-						if strings.HasPrefix(action, "lambda:") &&
-							(id != adminExportsID+"Role" || action != "lambda:InvokeFunction" || resource != "${"+exporterID+".Arn}") {
-							t.Errorf("%s is granted %s on %s; only %sRole may, and only lambda:InvokeFunction on %s", id, action, resource, adminExportsID, exporterID)
-						}
-						if !strings.HasPrefix(action, "sqs:") {
-							continue // lambda above; s3 and ssm: TestS3AndOtherAccess and TestSecretAccess
-						}
-						if id != exporterID+"Role" || action != "sqs:SendMessage" || resource != "${ExportFailureQueue.Arn}" {
-							t.Errorf("%s is granted %s on %s; only the exporter may, and only sqs:SendMessage on its failure queue", id, action, resource)
-						} else {
-							sendsToQueue = true
+						switch service, _, _ := strings.Cut(action, ":"); service {
+						case "lambda":
+							if id != stateMachineID+"Role" || action != "lambda:InvokeFunction" || resource != "${"+exporterID+".Arn}" {
+								t.Errorf("%s is granted %s on %s; only %sRole may, and only lambda:InvokeFunction on %s", id, action, resource, stateMachineID, exporterID)
+							}
+						case "states":
+							if action != "states:StartExecution" || resource != "${"+stateMachineID+"}" {
+								t.Errorf("%s is granted %s on %s; only states:StartExecution on %s", id, action, resource, stateMachineID)
+							}
+							starters[id] = true
+						case "sqs":
+							t.Errorf("%s is granted %s on %s: the export has no failure queue", id, action, resource)
 						}
 					}
 				}
 			}
 		}
 	}
-	if !sendsToQueue {
-		t.Errorf("%sRole may not sqs:SendMessage to ExportFailureQueue: Lambda could not deliver a failed export's event", exporterID)
+	schedule := ""
+	for id, rule := range resourcesOfType(tr, "AWS::Events::Rule") {
+		for _, target := range list(lookup(rule, "Properties", "Targets")) {
+			if got := render(lookup(target, "Arn")); got != "${"+stateMachineID+"}" {
+				t.Errorf("%s targets %s; the schedule starts %s alone", id, got, stateMachineID)
+			}
+			schedule = getAttOf(lookup(target, "RoleArn"), "Arn")
+		}
+	}
+	if schedule == "" {
+		t.Fatalf("the translation has no AWS::Events::Rule that starts %s with a role", stateMachineID)
+	}
+	want := []string{adminExportsID + "Role", schedule}
+	if got := slices.Sorted(maps.Keys(starters)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("the roles that may start %s are %v, want %v", stateMachineID, got, want)
 	}
 }
 
-// SAM turns EventInvokeConfig into its own resource; the retries and the
-// destination survive the translation.
-func TestTranslatedExportInvokeConfig(t *testing.T) {
+// Nothing invokes the export asynchronously: no EventInvokeConfig, and no
+// permission for another service to invoke it (the state machine invokes
+// it with its role).
+func TestTranslatedExportIsInvokedByTheStateMachineOnly(t *testing.T) {
 	t.Parallel()
 	tr := translated(t)
-	found := false
 	for id, c := range resourcesOfType(tr, "AWS::Lambda::EventInvokeConfig") {
-		if render(lookup(c, "Properties", "FunctionName")) != "${"+exporterID+"}" {
-			continue
-		}
-		found = true
-		if r := render(lookup(c, "Properties", "MaximumRetryAttempts")); r != "0" && r != "1" {
-			t.Errorf("%s: MaximumRetryAttempts is %s, want 0 or 1", id, r)
-		}
-		if getAttOf(lookup(c, "Properties", "DestinationConfig", "OnFailure", "Destination"), "Arn") != "ExportFailureQueue" {
-			t.Errorf("%s: OnFailure is %s, want the ExportFailureQueue", id, render(lookup(c, "Properties", "DestinationConfig")))
+		t.Errorf("%s configures asynchronous invocations of %s", id, render(lookup(c, "Properties", "FunctionName")))
+	}
+	for id, p := range resourcesOfType(tr, "AWS::Lambda::Permission") {
+		if render(lookup(p, "Properties", "FunctionName")) == "${"+exporterID+"}" {
+			t.Errorf("%s lets %s invoke %s", id, render(lookup(p, "Properties", "Principal")), exporterID)
 		}
 	}
-	if !found {
-		t.Errorf("the translation has no AWS::Lambda::EventInvokeConfig for %s", exporterID)
+	if n := len(resourcesOfType(tr, "AWS::StepFunctions::StateMachine")); n != 1 {
+		t.Errorf("the translation has %d AWS::StepFunctions::StateMachine resources, want 1", n)
 	}
 }
 

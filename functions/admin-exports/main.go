@@ -2,11 +2,11 @@
 // export now, for administrators (the same sessions as GET /admin/users)
 // and for the machines ADMIN_MACHINES names, calling with their M2M tokens.
 //
-// It takes the export's lease (shared/exportrun), then invokes the export
-// function asynchronously with the on-demand event for that run, and
-// answers 202 with the run's id; while another run holds the lease it
-// answers 409 export_in_progress naming that run. An invocation that fails
-// gives the lease back and answers 502.
+// It takes the export's lease (shared/exportrun), then starts an execution
+// of the export's state machine for that run, named by the run's id, with
+// the on-demand event as its input, and answers 202 with the run's id;
+// while another run holds the lease it answers 409 export_in_progress
+// naming that run. A start that fails gives the lease back and answers 502.
 package main
 
 import (
@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/exportrun"
@@ -36,12 +36,11 @@ import (
 const route = "POST /admin/exports"
 
 const (
-	// callTimeout bounds the lease and the invocation of one request, well
+	// callTimeout bounds the lease and the start of one request, well
 	// inside the function's 10-second timeout.
 	callTimeout = 5 * time.Second
-	// releaseTimeout bounds giving the lease back after a failed
-	// invocation, on a fresh context so that it happens also when the
-	// request's ran out.
+	// releaseTimeout bounds giving the lease back after a failed start, on
+	// a fresh context so that it happens also when the request's ran out.
 	releaseTimeout = 2 * time.Second
 )
 
@@ -50,9 +49,9 @@ func main() {
 	lambda.Start(h.handle)
 }
 
-// Invoker invokes a Lambda function; *lambda.Client is one.
-type Invoker interface {
-	Invoke(context.Context, *awslambda.InvokeInput, ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error)
+// Starter starts a state machine's execution; *sfn.Client is one.
+type Starter interface {
+	StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 }
 
 // config is what the function reads from its environment at start.
@@ -61,12 +60,12 @@ type config struct {
 	admins   identity.AdminPolicy
 	machines []string
 	export   settings.Export
-	function string
+	machine  string
 }
 
 // configFromEnv reads and checks every setting: CLERK_CLOCK_SKEW,
 // ADMIN_ORG_ID and ADMIN_ORG_ROLE, ADMIN_MACHINES, EXPORT_BUCKET and
-// EXPORT_PREFIX (where the lease is), EXPORT_FUNCTION.
+// EXPORT_PREFIX (where the lease is), EXPORT_STATE_MACHINE.
 func configFromEnv(get settings.Lookup) (config, error) {
 	var c config
 	var err error
@@ -84,14 +83,14 @@ func configFromEnv(get settings.Lookup) (config, error) {
 	if c.export, err = settings.ReadExport(get); err != nil {
 		return config{}, err
 	}
-	if c.function, err = settings.ExportFunction(get); err != nil {
+	if c.machine, err = settings.ExportStateMachine(get); err != nil {
 		return config{}, err
 	}
 	return c, nil
 }
 
-// newHandler is the function's setup: its settings, and the S3 and Lambda
-// clients from the default AWS configuration (the function's role in
+// newHandler is the function's setup: its settings, and the S3 and Step
+// Functions clients from the default AWS configuration (the function's role in
 // Lambda). It makes no network call.
 func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
 	c, err := configFromEnv(get)
@@ -102,8 +101,8 @@ func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	logger.Debug("export settings", "bucket", c.export.Bucket, "prefix", c.export.Prefix, "function", c.function)
-	return handlerFor(c, export.S3FromConfig(cfg), awslambda.NewFromConfig(cfg), logger), nil
+	logger.Debug("export settings", "bucket", c.export.Bucket, "prefix", c.export.Prefix, "stateMachine", c.machine)
+	return handlerFor(c, export.S3FromConfig(cfg), sfn.NewFromConfig(cfg), logger), nil
 }
 
 type handler struct {
@@ -111,12 +110,12 @@ type handler struct {
 	admins   identity.AdminPolicy
 	machines []string
 	leases   *exportrun.Store
-	invoker  Invoker
-	function string
+	starter  Starter
+	machine  string
 	log      *slog.Logger
 }
 
-func handlerFor(c config, client exportrun.S3, invoker Invoker, logger *slog.Logger) *handler {
+func handlerFor(c config, client exportrun.S3, starter Starter, logger *slog.Logger) *handler {
 	return &handler{
 		// API keys are not taken: an admin user's key is /admin/users's
 		// business, which looks the user up; here only a session or a
@@ -125,8 +124,8 @@ func handlerFor(c config, client exportrun.S3, invoker Invoker, logger *slog.Log
 		admins:   c.admins,
 		machines: c.machines,
 		leases:   exportrun.New(client, c.export.Bucket, c.export.Prefix),
-		invoker:  invoker,
-		function: c.function,
+		starter:  starter,
+		machine:  c.machine,
 		log:      logger,
 	}
 }
@@ -156,8 +155,8 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return res, nil
 }
 
-// start takes the lease and invokes the export for it. It returns the
-// answer, the run's id when it has one, and why it failed.
+// start takes the lease and starts the state machine's execution for it.
+// It returns the answer, the run's id when it has one, and why it failed.
 func (h *handler) start(ctx context.Context) (events.APIGatewayV2HTTPResponse, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -165,27 +164,39 @@ func (h *handler) start(ctx context.Context) (events.APIGatewayV2HTTPResponse, s
 	var busy *exportrun.BusyError
 	switch {
 	case errors.As(err, &busy):
-		return respond.Error(http.StatusConflict, "export_in_progress", busy.Error()+"; try again when it has finished"), busy.Lease.RunID, err
+		return inProgress(busy), busy.Lease.RunID, err
 	case err != nil:
 		return respond.Error(http.StatusServiceUnavailable, "export_unavailable",
 			"the export's run lock could not be read or written; try again shortly"), "", err
 	}
-	_, err = h.invoker.Invoke(ctx, &awslambda.InvokeInput{
-		FunctionName:   aws.String(h.function),
-		InvocationType: lambdatypes.InvocationTypeEvent,
-		Payload:        exportrun.NewEvent(held.RunID),
+	_, err = h.starter.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(h.machine),
+		Name:            aws.String(held.RunID),
+		Input:           aws.String(string(exportrun.NewEvent(held.RunID))),
 	})
+	// An execution of that name is this run, started already (the SDK
+	// retried a start whose answer was lost): the lease is that run's and
+	// stays.
+	var exists *sfntypes.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		return inProgress(&exportrun.BusyError{Lease: held.Lease}), held.RunID, fmt.Errorf("start the export: %w", err)
+	}
 	if err != nil {
-		err = fmt.Errorf("invoke the export: %w", err)
+		err = fmt.Errorf("start the export: %w", err)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
 		if rerr := h.leases.Release(rctx, held); rerr != nil {
 			err = fmt.Errorf("%w; %w (it expires at %s)", err, rerr, held.ExpiresAt.Format(time.RFC3339))
 		}
 		return respond.Error(http.StatusBadGateway, "export_not_started",
-			"the export function could not be invoked; try again shortly"), held.RunID, err
+			"the export's state machine could not be started; try again shortly"), held.RunID, err
 	}
 	return respond.JSON(http.StatusAccepted, started{RunID: held.RunID, StartedAt: held.StartedAt}), held.RunID, nil
+}
+
+// inProgress is the 409 for the run busy names.
+func inProgress(busy *exportrun.BusyError) events.APIGatewayV2HTTPResponse {
+	return respond.Error(http.StatusConflict, "export_in_progress", busy.Error()+"; try again when it has finished")
 }
 
 // finish writes the request's one log line: the route, the status, who

@@ -16,10 +16,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"clerk-lambda/internal/lockedio"
 	"clerk-lambda/shared/export/exporttest"
@@ -34,7 +34,7 @@ var s3srv *exporttest.Server
 func TestMain(m *testing.M) { os.Exit(exporttest.Main(m, &s3srv)) }
 
 const (
-	exportFunction = "clerk-lambda-ExportUsersFunction-1A2B3C"
+	stateMachine   = "arn:aws:states:us-east-1:123456789012:stateMachine:ExportStateMachine-1A2B3C"
 	allowedMachine = "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk"
 	otherMachine   = "mch_2yOtherMachineNotListed0000"
 	adminOrg       = "org_2abcAdmins"
@@ -43,43 +43,44 @@ const (
 // env is the function's environment as the template sets it.
 func env(bucket string) map[string]string {
 	return map[string]string{
-		"EXPORT_BUCKET":   bucket,
-		"EXPORT_PREFIX":   "users/",
-		"EXPORT_FUNCTION": exportFunction,
-		"ADMIN_ORG_ID":    adminOrg,
-		"ADMIN_MACHINES":  allowedMachine + ", mch_another",
+		"EXPORT_BUCKET":        bucket,
+		"EXPORT_PREFIX":        "users/",
+		"EXPORT_STATE_MACHINE": stateMachine,
+		"ADMIN_ORG_ID":         adminOrg,
+		"ADMIN_MACHINES":       allowedMachine + ", mch_another",
 	}
 }
 
-// invoker stands in for Lambda: it records every invocation and answers
-// with err.
-type invoker struct {
+// starter stands in for Step Functions: it records every StartExecution
+// and answers with err.
+type starter struct {
 	mu    sync.Mutex
-	calls []*awslambda.InvokeInput
+	calls []*sfn.StartExecutionInput
 	err   error
 }
 
-func (f *invoker) Invoke(_ context.Context, in *awslambda.InvokeInput, _ ...func(*awslambda.Options)) (*awslambda.InvokeOutput, error) {
+func (f *starter) StartExecution(_ context.Context, in *sfn.StartExecutionInput, _ ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, in)
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &awslambda.InvokeOutput{StatusCode: http.StatusAccepted}, nil
+	arn := strings.Replace(aws.ToString(in.StateMachineArn), ":stateMachine:", ":execution:", 1) + ":" + aws.ToString(in.Name)
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(arn), StartDate: aws.Time(time.Now())}, nil
 }
 
-func (f *invoker) invocations() []*awslambda.InvokeInput {
+func (f *starter) executions() []*sfn.StartExecutionInput {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]*awslambda.InvokeInput(nil), f.calls...)
+	return append([]*sfn.StartExecutionInput(nil), f.calls...)
 }
 
 // fixture is a handler on a fresh bucket of the test server, with a fake
-// Lambda and its logs.
+// Step Functions and its logs.
 type fixture struct {
 	h      *handler
-	lambda *invoker
+	sfn    *starter
 	client *s3.Client
 	bucket string
 	logs   *lockedio.Buffer
@@ -88,12 +89,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	srv := exporttest.Need(t, s3srv)
-	f := &fixture{lambda: &invoker{}, client: srv.Client(), bucket: srv.Bucket(t), logs: &lockedio.Buffer{}}
+	f := &fixture{sfn: &starter{}, client: srv.Client(), bucket: srv.Bucket(t), logs: &lockedio.Buffer{}}
 	c, err := configFromEnv(settings.Map(env(f.bucket)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.h = handlerFor(c, f.client, f.lambda, logging.New(f.logs, slog.LevelInfo))
+	f.h = handlerFor(c, f.client, f.sfn, logging.New(f.logs, slog.LevelInfo))
 	return f
 }
 
@@ -173,9 +174,9 @@ func refused(t *testing.T, res events.APIGatewayV2HTTPResponse, status int, code
 }
 
 // An admin's POST starts one run: 202 with its id, the lease stored for it,
-// and exactly one asynchronous invocation of the export with the on-demand
-// event. A second POST while that run holds the lease is 409 naming it,
-// and invokes nothing.
+// and exactly one execution of the state machine, named by the run's id,
+// with the on-demand event as its input. A second POST while that run holds
+// the lease is 409 naming it, and starts nothing.
 func TestPostStartsOneRunAndRefusesAConcurrentOne(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -184,28 +185,29 @@ func TestPostStartsOneRunAndRefusesAConcurrentOne(t *testing.T) {
 	if l := f.lease(t); l == nil || l.RunID != runID || l.Trigger != exportrun.OnDemand || !l.ExpiresAt.After(time.Now().Add(exportrun.MaxRun)) {
 		t.Errorf("stored lease = %+v; want run %s, on-demand, live past a run's length", l, runID)
 	}
-	calls := f.lambda.invocations()
+	calls := f.sfn.executions()
 	if len(calls) != 1 {
-		t.Fatalf("%d invocations, want 1", len(calls))
+		t.Fatalf("%d executions, want 1", len(calls))
 	}
 	in := calls[0]
-	if aws.ToString(in.FunctionName) != exportFunction || in.InvocationType != lambdatypes.InvocationTypeEvent {
-		t.Errorf("invoked %s as %q; want %s as Event", aws.ToString(in.FunctionName), in.InvocationType, exportFunction)
+	if aws.ToString(in.StateMachineArn) != stateMachine || aws.ToString(in.Name) != runID {
+		t.Errorf("started %s named %q; want %s named %s", aws.ToString(in.StateMachineArn), aws.ToString(in.Name), stateMachine, runID)
 	}
-	if ev, ok, err := exportrun.ParseEvent(in.Payload); err != nil || !ok || ev.RunID != runID {
-		t.Errorf("payload %s: %+v, %v, %v; want the on-demand event of %s", in.Payload, ev, ok, err, runID)
+	input := []byte(aws.ToString(in.Input))
+	if ev, ok, err := exportrun.ParseEvent(input); err != nil || !ok || ev.RunID != runID {
+		t.Errorf("input %s: %+v, %v, %v; want the on-demand event of %s", input, ev, ok, err, runID)
 	}
 	var payload map[string]any
-	if json.Unmarshal(in.Payload, &payload) != nil || len(payload) != 3 || payload["source"] != "clerk-lambda.admin-exports" || payload["onDemand"] != true {
-		t.Errorf("payload = %s", in.Payload)
+	if json.Unmarshal(input, &payload) != nil || len(payload) != 3 || payload["source"] != "clerk-lambda.admin-exports" || payload["onDemand"] != true {
+		t.Errorf("input = %s", input)
 	}
 
 	e := refused(t, f.post(t, admin()), http.StatusConflict, "export_in_progress")
 	if !strings.Contains(e.Message, "export "+runID+" (on-demand) is in progress") {
 		t.Errorf("409 message %q does not name the run %s", e.Message, runID)
 	}
-	if n := len(f.lambda.invocations()); n != 1 {
-		t.Errorf("%d invocations after the 409, want still 1", n)
+	if n := len(f.sfn.executions()); n != 1 {
+		t.Errorf("%d executions after the 409, want still 1", n)
 	}
 	for _, want := range []string{
 		`"msg":"POST /admin/exports","status":202,"tokenType":"session_token","userId":"user_admin","runId":"` + runID + `"}`,
@@ -235,13 +237,13 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	if l := f.lease(t); l == nil || l.RunID != runID {
 		t.Errorf("stored lease = %+v, want the new run's", l)
 	}
-	if n := len(f.lambda.invocations()); n != 1 {
-		t.Errorf("%d invocations, want 1", n)
+	if n := len(f.sfn.executions()); n != 1 {
+		t.Errorf("%d executions, want 1", n)
 	}
 }
 
 // Concurrent POSTs: exactly one starts a run, every other is 409 naming it,
-// and the export is invoked once.
+// and the state machine is started once.
 func TestConcurrentPostsStartOneRun(t *testing.T) {
 	t.Parallel()
 	for _, callers := range []int{2, 2, 2, 8} {
@@ -277,8 +279,8 @@ func TestConcurrentPostsStartOneRun(t *testing.T) {
 				t.Errorf("409 %s does not name the run %s", res.Body, runs[0])
 			}
 		}
-		if n := len(f.lambda.invocations()); n != 1 {
-			t.Errorf("%d callers: %d invocations, want 1", callers, n)
+		if n := len(f.sfn.executions()); n != 1 {
+			t.Errorf("%d callers: %d executions, want 1", callers, n)
 		}
 	}
 }
@@ -322,17 +324,17 @@ func TestWhoMayStartAnExport(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			res := f.post(t, tc.caller)
-			invoked := len(f.lambda.invocations())
+			started := len(f.sfn.executions())
 			if tc.status == http.StatusAccepted {
 				accepted(t, res)
-				if invoked != 1 {
-					t.Errorf("%d invocations, want 1", invoked)
+				if started != 1 {
+					t.Errorf("%d executions, want 1", started)
 				}
 				return
 			}
 			refused(t, res, tc.status, tc.code)
-			if invoked != 0 || f.lease(t) != nil {
-				t.Errorf("a refused caller invoked the export %d times, lease %+v", invoked, f.lease(t))
+			if started != 0 || f.lease(t) != nil {
+				t.Errorf("a refused caller started the export %d times, lease %+v", started, f.lease(t))
 			}
 		})
 	}
@@ -349,25 +351,41 @@ func TestMachineIsLoggedByItsID(t *testing.T) {
 	}
 }
 
-// When the export cannot be invoked the lease is given back, so the next
-// request can start it, and the answer is 502.
-func TestFailedInvokeReleasesTheLease(t *testing.T) {
+// When the state machine cannot be started the lease is given back, so the
+// next request can start it, and the answer is 502.
+func TestFailedStartReleasesTheLease(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.lambda.err = errors.New("TooManyRequestsException: Rate Exceeded")
+	f.sfn.err = &sfntypes.StateMachineDoesNotExist{Message: aws.String("State Machine Does Not Exist")}
 	refused(t, f.post(t, admin()), http.StatusBadGateway, "export_not_started")
 	if l := f.lease(t); l != nil {
-		t.Errorf("the lease stayed after the failed invocation: %+v", l)
+		t.Errorf("the lease stayed after the failed start: %+v", l)
 	}
 	if !strings.Contains(f.logs.String(), `"level":"ERROR","msg":"POST /admin/exports","status":502,`) ||
-		!strings.Contains(f.logs.String(), `"error":"invoke the export: TooManyRequestsException: Rate Exceeded"}`) {
+		!strings.Contains(f.logs.String(), `"error":"start the export: StateMachineDoesNotExist: State Machine Does Not Exist"}`) {
 		t.Errorf("logs lack the failure:\n%s", f.logs.String())
 	}
-	f.lambda.err = nil
+	f.sfn.err = nil
 	accepted(t, f.post(t, admin()))
 }
 
-// When S3 cannot be reached, or refuses, no export is invoked and the
+// An execution already named by the run is that run, started: the answer
+// is 409 naming it, as for any run in progress, and its lease stays.
+func TestExistingExecutionIsARunInProgress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sfn.err = &sfntypes.ExecutionAlreadyExists{Message: aws.String("Execution Already Exists")}
+	e := refused(t, f.post(t, admin()), http.StatusConflict, "export_in_progress")
+	l := f.lease(t)
+	if l == nil || !strings.Contains(e.Message, "export "+l.RunID+" (on-demand) is in progress") {
+		t.Errorf("409 %q, lease %+v; want the lease kept and named", e.Message, l)
+	}
+	if !strings.Contains(f.logs.String(), `"level":"INFO","msg":"POST /admin/exports","status":409,`) {
+		t.Errorf("logs lack the 409:\n%s", f.logs.String())
+	}
+}
+
+// When S3 cannot be reached, or refuses, no export is started and the
 // answer is 503.
 func TestLeaseFailureInvokesNothing(t *testing.T) {
 	t.Parallel()
@@ -376,15 +394,15 @@ func TestLeaseFailureInvokesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := &invoker{}
+	fake := &starter{}
 	var logs bytes.Buffer
 	h := handlerFor(c, srv.Client(), fake, logging.New(&logs, slog.LevelInfo))
 	req := events.APIGatewayV2HTTPRequest{RouteKey: route}
 	req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: admin()}
 	res, _ := h.handle(context.Background(), req)
 	refused(t, res, http.StatusServiceUnavailable, "export_unavailable")
-	if n := len(fake.invocations()); n != 0 {
-		t.Errorf("%d invocations, want none", n)
+	if n := len(fake.executions()); n != 0 {
+		t.Errorf("%d executions, want none", n)
 	}
 	if !strings.Contains(logs.String(), `"error":"take the export lease: `) {
 		t.Errorf("logs lack S3's error:\n%s", logs.String())
@@ -400,8 +418,8 @@ func TestSettingsAreChecked(t *testing.T) {
 		set  map[string]string
 		want string
 	}{
-		{"no function", map[string]string{"EXPORT_FUNCTION": ""}, "EXPORT_FUNCTION must be set to the export function's name"},
-		{"bad function", map[string]string{"EXPORT_FUNCTION": "export users"}, "EXPORT_FUNCTION: not a Lambda function name or ARN"},
+		{"no state machine", map[string]string{"EXPORT_STATE_MACHINE": ""}, "EXPORT_STATE_MACHINE must be set to the export state machine's ARN"},
+		{"a function", map[string]string{"EXPORT_STATE_MACHINE": "ExportUsersFunction"}, "EXPORT_STATE_MACHINE: not a Step Functions state machine ARN"},
 		{"no bucket", map[string]string{"EXPORT_BUCKET": ""}, "EXPORT_BUCKET must be set"},
 		{"bad prefix", map[string]string{"EXPORT_PREFIX": "/users"}, "EXPORT_PREFIX: must not start with a slash"},
 		{"bad machine", map[string]string{"ADMIN_MACHINES": "user_123"}, `ADMIN_MACHINES: "user_123" is not a machine id`},
@@ -417,13 +435,9 @@ func TestSettingsAreChecked(t *testing.T) {
 			t.Errorf("%s: %v; want one line starting %q", tc.name, err, tc.want)
 		}
 	}
-	for _, fn := range []string{"ExportUsersFunction", "arn:aws:lambda:us-east-1:123456789012:function:clerk-lambda-ExportUsersFunction-1A2B3C:live"} {
-		e := env("exports")
-		e["EXPORT_FUNCTION"] = fn
-		c, err := configFromEnv(settings.Map(e))
-		if err != nil || c.function != fn || c.export.Prefix != "users" || len(c.machines) != 2 {
-			t.Errorf("EXPORT_FUNCTION=%s: %+v, %v", fn, c, err)
-		}
+	c, err := configFromEnv(settings.Map(env("exports")))
+	if err != nil || c.machine != stateMachine || c.export.Prefix != "users" || len(c.machines) != 2 {
+		t.Errorf("%+v, %v", c, err)
 	}
 	if _, err := newHandler(settings.Map(env("exports")), logging.New(&bytes.Buffer{}, slog.LevelInfo)); err != nil {
 		t.Errorf("newHandler: %v", err)

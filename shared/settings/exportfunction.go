@@ -5,23 +5,24 @@ import (
 	"regexp"
 )
 
-// ExportFunctionName names the variable holding the export function's name,
-// which POST /admin/exports invokes.
-const ExportFunctionName = "EXPORT_FUNCTION"
+// ExportStateMachineName names the variable holding the ARN of the export's
+// state machine, which POST /admin/exports starts.
+const ExportStateMachineName = "EXPORT_STATE_MACHINE"
 
-// lambdaFunction is what Lambda's Invoke takes as a function: a name, or a
-// function's ARN, either with an optional version or alias.
-var lambdaFunction = regexp.MustCompile(`^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$`)
+// stateMachineARN is what Step Functions' StartExecution takes: a state
+// machine's ARN (names are 1 to 80 letters, digits, - and _), with an
+// optional version or alias.
+var stateMachineARN = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:[A-Za-z0-9_-]{1,80}(:[A-Za-z0-9_-]{1,80})?$`)
 
-// ExportFunction reads EXPORT_FUNCTION: the name or ARN of the export
-// function (the template's !Ref ExportUsersFunction). Required.
-func ExportFunction(get Lookup) (string, error) {
-	name := String(get, ExportFunctionName, "")
+// ExportStateMachine reads EXPORT_STATE_MACHINE: the ARN of the export's
+// state machine (the template's !Ref ExportStateMachine). Required.
+func ExportStateMachine(get Lookup) (string, error) {
+	arn := String(get, ExportStateMachineName, "")
 	switch {
-	case name == "":
-		return "", fmt.Errorf("%s must be set to the export function's name", ExportFunctionName)
-	case !lambdaFunction.MatchString(name):
-		return "", fmt.Errorf("%s: not a Lambda function name or ARN", ExportFunctionName)
+	case arn == "":
+		return "", fmt.Errorf("%s must be set to the export state machine's ARN", ExportStateMachineName)
+	case !stateMachineARN.MatchString(arn):
+		return "", fmt.Errorf("%s: not a Step Functions state machine ARN", ExportStateMachineName)
 	}
-	return name, nil
+	return arn, nil
 }
