@@ -21,7 +21,7 @@ import (
 const (
 	usageList   = "clerk-users list [--limit N] [--query Q]"
 	usageGet    = "clerk-users get [--json] ID"
-	usageExport = "clerk-users export --out FILE|s3://BUCKET/PREFIX"
+	usageExport = "clerk-users export --out FILE|s3://BUCKET/PREFIX [--checkpoint FILE] [--resume FILE]"
 )
 
 const usage = `clerk-users reads the users of a Clerk instance.
@@ -36,7 +36,9 @@ usage:
   ` + usageExport + `
         every user as gzipped JSON lines, to a local file or to S3 as the
         scheduled export writes it (PREFIX/YYYY/MM/DD/users-<run id>.jsonl.gz,
-        then PREFIX/latest.json)
+        then PREFIX/latest.json). To S3 it saves its progress in a checkpoint
+        file after every part (--checkpoint, default ` + defaultCheckpoint + `);
+        --resume FILE continues a run that was interrupted from that file
 
 settings (environment, or .env in the current directory):
   CLERK_SECRET_KEY   the instance's secret key (or CLERK_SECRET_KEY_PARAMETER, in SSM)

@@ -19,6 +19,8 @@ import (
 func (c *cli) export(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	out := fs.String("out", "", "")
+	checkpoint := fs.String("checkpoint", defaultCheckpoint, "")
+	resume := fs.String("resume", "", "")
 	rest, err := parse(fs, usageExport, args)
 	if err != nil {
 		return err
@@ -28,6 +30,8 @@ func (c *cli) export(ctx context.Context, args []string) error {
 		return usagef(usageExport, "export: unexpected argument %q", rest[0])
 	case *out == "":
 		return usagef(usageExport, "export: --out is required")
+	case *resume != "" && !strings.HasPrefix(*out, "s3://"):
+		return usagef(usageExport, "export: --resume continues an export to s3:// only")
 	}
 	var bucket, prefix string
 	toS3 := strings.HasPrefix(*out, "s3://")
@@ -45,7 +49,8 @@ func (c *cli) export(ctx context.Context, args []string) error {
 		return fmt.Sprintf("%d users (%s) to %s", n, megabytes(size), *out), err
 	}
 	if toS3 {
-		if run, err = c.s3Export(ctx, api, bucket, prefix); err != nil {
+		files := checkpointFiles{save: *checkpoint, resume: *resume}
+		if run, err = c.s3Export(ctx, api, bucket, prefix, files); err != nil {
 			return err
 		}
 	}
@@ -102,8 +107,12 @@ func finish(tmp *os.File, path string) (int64, error) {
 // s3Export prepares the scheduled export's run against the default AWS
 // configuration. The issuer it records comes from CLERK_ISSUER or
 // CLERK_PUBLISHABLE_KEY, as for the function.
-func (c *cli) s3Export(ctx context.Context, api *clerkapi.Client, bucket, prefix string) (func(func(int64)) (string, error), error) {
+func (c *cli) s3Export(ctx context.Context, api *clerkapi.Client, bucket, prefix string, files checkpointFiles) (func(func(int64)) (string, error), error) {
 	issuer, _, err := settings.Issuer(c.env)
+	if err != nil {
+		return nil, err
+	}
+	from, err := files.load()
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +121,8 @@ func (c *cli) s3Export(ctx context.Context, api *clerkapi.Client, bucket, prefix
 		return nil, err
 	}
 	return func(onUser func(int64)) (string, error) {
-		m, err := export.Run(ctx, api, export.Config{S3: client, Bucket: bucket, Prefix: prefix, Issuer: issuer, OnUser: onUser})
+		cfg := export.Config{S3: client, Bucket: bucket, Prefix: prefix, Issuer: issuer, OnUser: onUser}
+		m, err := runSlices(ctx, api, cfg, from, files)
 		if err != nil {
 			return "", err
 		}

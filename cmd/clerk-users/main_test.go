@@ -243,8 +243,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"list", "--all"}, "clerk-users: list: flag provided but not defined: -all (usage: clerk-users list [--limit N] [--query Q])\n"},
 		{[]string{"list", "--\x1b]0;owned\a"}, "clerk-users: list: flag provided but not defined: -?]0;owned? (usage: clerk-users list [--limit N] [--query Q])\n"},
 		{[]string{"list", "extra"}, "clerk-users: list: unexpected argument \"extra\" (usage: clerk-users list [--limit N] [--query Q])\n"},
-		{[]string{"export"}, "clerk-users: export: --out is required (usage: clerk-users export --out FILE|s3://BUCKET/PREFIX)\n"},
-		{[]string{"export", "--out", "s3://Bad_Bucket/x"}, "clerk-users: export: --out s3://Bad_Bucket/x: bucket not a valid S3 bucket name (3-63 lower-case letters, digits, dots and hyphens) (usage: clerk-users export --out FILE|s3://BUCKET/PREFIX)\n"},
+		{[]string{"export"}, "clerk-users: export: --out is required (usage: clerk-users export --out FILE|s3://BUCKET/PREFIX [--checkpoint FILE] [--resume FILE])\n"},
+		{[]string{"export", "--out", "s3://Bad_Bucket/x"}, "clerk-users: export: --out s3://Bad_Bucket/x: bucket not a valid S3 bucket name (3-63 lower-case letters, digits, dots and hyphens) (usage: clerk-users export --out FILE|s3://BUCKET/PREFIX [--checkpoint FILE] [--resume FILE])\n"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			t.Parallel()

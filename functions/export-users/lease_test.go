@@ -70,7 +70,7 @@ func TestOnDemandRunReleasesItsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum Summary
+	var sum Result
 	if err := json.Unmarshal(out, &sum); err != nil || sum.RunID != held.RunID || sum.Users != 30 || sum.Skipped != "" {
 		t.Errorf("summary = %s; want run %s with 30 users", out, held.RunID)
 	}

@@ -9,7 +9,8 @@
 // claims the lease POST /admin/exports took for it.
 //
 // Settings: EXPORT_BUCKET (required) and EXPORT_PREFIX (default
-// "exports/users"), the Clerk secret key from CLERK_SECRET_KEY or SSM
+// "exports/users"), EXPORT_SLICE_SECONDS and EXPORT_SLICE_PARTS (a slice's
+// budget), the Clerk secret key from CLERK_SECRET_KEY or SSM
 // (shared/secrets), CLERK_API_URL, and the instance's issuer, recorded in
 // latest.json, from CLERK_ISSUER or CLERK_PUBLISHABLE_KEY. A missing or
 // malformed setting stops the function at start with one line naming it.
@@ -25,7 +26,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/export"
@@ -43,6 +43,7 @@ func main() {
 // config is what the function reads from its environment at start.
 type config struct {
 	export settings.Export
+	budget export.Budget
 	issuer string
 	users  *clerkapi.Client
 }
@@ -54,6 +55,10 @@ func configFromEnv(get settings.Lookup) (config, error) {
 	if err != nil {
 		return config{}, err
 	}
+	sliceTime, sliceParts, err := settings.ExportSlice(get)
+	if err != nil {
+		return config{}, err
+	}
 	issuer, _, err := settings.Issuer(get)
 	if err != nil {
 		return config{}, err
@@ -62,7 +67,7 @@ func configFromEnv(get settings.Lookup) (config, error) {
 	if err != nil {
 		return config{}, err
 	}
-	return config{export: dest, issuer: issuer, users: users}, nil
+	return config{export: dest, budget: export.Budget{Time: sliceTime, Parts: sliceParts}, issuer: issuer, users: users}, nil
 }
 
 // newJob is the function's setup: its settings and the S3 client, from the
@@ -76,21 +81,23 @@ func newJob(get settings.Lookup, logger *slog.Logger) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger.Debug("export settings", "bucket", c.export.Bucket, "prefix", c.export.Prefix, "issuer", c.issuer)
+	logger.Debug("export settings", "bucket", c.export.Bucket, "prefix", c.export.Prefix, "issuer", c.issuer,
+		"sliceSeconds", c.budget.Time.Seconds(), "sliceParts", c.budget.Parts)
 	return jobFor(c, client, logger), nil
 }
 
-// job runs exports; one lives for the whole execution environment.
+// job runs export slices; one lives for the whole execution environment.
 type job struct {
-	users  *clerkapi.Client
+	users  export.Users
 	cfg    export.Config
+	budget export.Budget
 	leases *exportrun.Store
 	log    *slog.Logger
 }
 
 // s3Client is what a run writes with: the export's objects and the lease.
 type s3Client interface {
-	transfermanager.S3APIClient
+	export.S3
 	exportrun.S3
 }
 
@@ -98,57 +105,161 @@ func jobFor(c config, client s3Client, logger *slog.Logger) *job {
 	return &job{
 		users:  c.users,
 		cfg:    export.Config{S3: client, Bucket: c.export.Bucket, Prefix: c.export.Prefix, Issuer: c.issuer},
+		budget: c.budget,
 		leases: exportrun.New(client, c.export.Bucket, c.export.Prefix),
 		log:    logger,
 	}
 }
 
-// Summary is what a run returns and logs. A skipped run's names the run in
-// progress in Skipped, and counts nothing.
-type Summary struct {
-	RunID   string  `json:"runId,omitempty"`
-	Users   int64   `json:"users"`
-	Bytes   int64   `json:"bytes"`
-	Seconds float64 `json:"seconds"`
-	Key     string  `json:"key"`
-	Skipped string  `json:"skipped,omitempty"`
+// Progress is the checkpoint a slice hands the next one: the export's and
+// the lease the run holds.
+type Progress struct {
+	Lease   string            `json:"lease"` // the run id the lease names
+	Trigger exportrun.Trigger `json:"trigger"`
+	export.Checkpoint
 }
+
+// Result is what a slice returns and logs. A skipped run's names the run in
+// progress in Skipped, and counts nothing.
+type Result struct {
+	Done       bool      `json:"done"`
+	Checkpoint *Progress `json:"checkpoint,omitempty"`
+	RunID      string    `json:"runId,omitempty"`
+	Users      int64     `json:"users,omitempty"`
+	Bytes      int64     `json:"bytes,omitempty"`
+	Seconds    float64   `json:"seconds,omitempty"`
+	Key        string    `json:"key,omitempty"`
+	Slices     int       `json:"slices,omitempty"`
+	Skipped    string    `json:"skipped,omitempty"`
+	Aborted    bool      `json:"aborted,omitempty"`
+}
+
+// ExportRetryable is the error of a slice worth running again with the same
+// input; Step Functions sees its name as the error.
+type ExportRetryable struct{ Err error }
+
+func (e *ExportRetryable) Error() string { return e.Err.Error() }
+func (e *ExportRetryable) Unwrap() error { return e.Err }
+
+// ExportFailed is the error of a run that failed for good: its upload was
+// aborted and its lease given back.
+type ExportFailed struct{ Err error }
+
+func (e *ExportFailed) Error() string { return e.Err.Error() }
+func (e *ExportFailed) Unwrap() error { return e.Err }
 
 // releaseTimeout bounds the release of the lease, on a fresh context so
 // that it happens also when the run's was cancelled.
 const releaseTimeout = 5 * time.Second
 
-// handle runs one export, for the schedule's event (whose id is logged to
-// tie the run to the schedule's invocation; an invocation by hand with {}
-// is one too) or for POST /admin/exports's on-demand event. A malformed
-// event fails the invocation with one line. The run stops
-// export.DefaultMargin before the invocation's deadline, so a run that
-// cannot finish aborts its upload cleanly instead of being killed, and
-// releases its lease.
-func (j *job) handle(ctx context.Context, event json.RawMessage) (Summary, error) {
+// input is an invocation's event, told apart by its one field: a
+// continuation, an abort, or else the start of a run.
+type input struct {
+	Checkpoint *Progress `json:"checkpoint"`
+	Abort      *Progress `json:"abort"`
+}
+
+// handle runs one slice. A malformed event fails the invocation with one
+// line (ExportFailed: nothing to retry).
+func (j *job) handle(ctx context.Context, event json.RawMessage) (Result, error) {
+	var in input
+	_ = json.Unmarshal(event, &in) // an event of another shape starts a run, or is refused there
+	switch {
+	case in.Abort != nil:
+		return j.abort(ctx, in.Abort)
+	case in.Checkpoint != nil:
+		log := j.log.With("trigger", in.Checkpoint.Trigger, "runId", in.Checkpoint.Lease)
+		held, err := j.leases.Claim(ctx, in.Checkpoint.Lease)
+		if err != nil {
+			return Result{}, j.fail(ctx, log, nil, &in.Checkpoint.Checkpoint, fmt.Errorf("export %s not continued: %w", in.Checkpoint.Lease, err))
+		}
+		return j.slice(ctx, log, held, in.Checkpoint)
+	}
 	held, log, err := j.lease(ctx, event)
 	var busy *exportrun.BusyError
 	switch {
 	case errors.As(err, &busy):
 		log.InfoContext(ctx, "export skipped", "running", busy.Lease.RunID, "runningTrigger", busy.Lease.Trigger)
-		return Summary{Skipped: busy.Error()}, nil
+		return Result{Done: true, Skipped: busy.Error()}, nil
 	case err != nil:
-		log.ErrorContext(ctx, "export failed", "error", err.Error())
-		return Summary{}, err
+		return Result{}, j.fail(ctx, log, nil, nil, err)
 	}
-	defer j.release(ctx, log, held)
 	log.InfoContext(ctx, "export started", "bucket", j.cfg.Bucket, "prefix", j.cfg.Prefix)
-	m, err := export.Run(ctx, j.users, j.cfg)
-	if err != nil {
-		log.ErrorContext(ctx, "export failed", "error", err.Error())
-		return Summary{}, err
+	return j.slice(ctx, log, held, &Progress{Lease: held.RunID, Trigger: held.Trigger})
+}
+
+// slice runs one slice of the run p and says what comes next. The first
+// slice's p has no upload yet.
+func (j *job) slice(ctx context.Context, log *slog.Logger, held *exportrun.Held, p *Progress) (Result, error) {
+	var from *export.Checkpoint
+	if p.UploadID != "" {
+		from = &p.Checkpoint
 	}
-	s := Summary{RunID: held.RunID, Users: m.Users, Bytes: m.Bytes, Seconds: m.Finished.Sub(m.Started).Seconds(), Key: m.Key}
+	out, err := export.Slice(ctx, j.users, j.cfg, from, j.budget)
+	var failure *export.Error
+	switch {
+	case errors.As(err, &failure) && failure.Retryable:
+		if from == nil {
+			// A retry starts the run afresh: it takes the lease again and
+			// makes an upload of its own.
+			j.drop(ctx, log, held, out.Checkpoint)
+		}
+		log.WarnContext(ctx, "export slice failed; it is retried", "error", err.Error())
+		return Result{}, &ExportRetryable{Err: err}
+	case err != nil:
+		return Result{}, j.fail(ctx, log, held, out.Checkpoint, err)
+	case !out.Done:
+		next := &Progress{Lease: p.Lease, Trigger: p.Trigger, Checkpoint: *out.Checkpoint}
+		log.InfoContext(ctx, "export slice done", "slice", next.Slices, "parts", next.Parts, "users", next.Users, "bytes", next.Bytes)
+		return Result{Checkpoint: next}, nil
+	}
+	j.release(ctx, log, held)
+	m := out.Manifest
+	r := Result{Done: true, RunID: p.Lease, Users: m.Users, Bytes: m.Bytes, Seconds: m.Finished.Sub(m.Started).Seconds(), Key: m.Key, Slices: m.Slices}
 	// The line is also the ExportSucceeded metric: an alarm fires when a
 	// day passes without one.
-	log.InfoContext(ctx, "export finished", append([]any{"users", s.Users, "bytes", s.Bytes, "seconds", s.Seconds, "key", s.Key},
+	log.InfoContext(ctx, "export finished", append([]any{"users", r.Users, "bytes", r.Bytes, "seconds", r.Seconds, "slices", r.Slices, "key", r.Key},
 		metrics.Count(metrics.ExportSucceeded)...)...)
-	return s, nil
+	return r, nil
+}
+
+// fail ends a run for good: it aborts the upload of cp (when there is one)
+// and gives the lease back (when held), logs why, and returns the
+// ExportFailed error.
+func (j *job) fail(ctx context.Context, log *slog.Logger, held *exportrun.Held, cp *export.Checkpoint, err error) error {
+	if cp != nil && cp.UploadID != "" {
+		err = errors.Join(err, export.Abort(j.cfg, cp))
+	}
+	if held != nil {
+		j.release(ctx, log, held)
+	}
+	log.ErrorContext(ctx, "export failed", "error", err.Error())
+	return &ExportFailed{Err: err}
+}
+
+// drop gives up a first slice's upload, if it made one, and its lease.
+func (j *job) drop(ctx context.Context, log *slog.Logger, held *exportrun.Held, cp *export.Checkpoint) {
+	if cp != nil {
+		if err := export.Abort(j.cfg, cp); err != nil {
+			log.WarnContext(ctx, "export upload not aborted", "error", err.Error())
+		}
+	}
+	j.release(ctx, log, held)
+}
+
+// abort ends the run of p after the state machine gave it up: its upload
+// is aborted, and its lease given back if it still holds it.
+func (j *job) abort(ctx context.Context, p *Progress) (Result, error) {
+	log := j.log.With("trigger", p.Trigger, "runId", p.Lease)
+	if err := export.Abort(j.cfg, &p.Checkpoint); err != nil {
+		log.ErrorContext(ctx, "export abort failed", "error", err.Error())
+		return Result{}, &ExportRetryable{Err: err}
+	}
+	if held, err := j.leases.Claim(ctx, p.Lease); err == nil {
+		j.release(ctx, log, held)
+	}
+	log.ErrorContext(ctx, "export aborted", "users", p.Users, "parts", p.Parts)
+	return Result{Done: true, Aborted: true, RunID: p.Lease}, nil
 }
 
 // lease reads the event and gets the run its lease: a scheduled run takes

@@ -1,14 +1,22 @@
 // Package export writes every Clerk user to S3 as one gzip-compressed
 // JSON-lines object and publishes it only once it is complete.
 //
-// A run streams the users page by page from the Backend API through a gzip
-// writer into a multipart upload, so memory stays flat however many users
-// there are. It writes PREFIX/YYYY/MM/DD/users-<run id>.jsonl.gz, and only
-// after S3 has that object whole does it replace PREFIX/latest.json, the
-// manifest that names the newest export. A run that fails aborts its upload,
-// leaves latest.json as it was, and says how far it got. A run whose context
-// has a deadline stops a margin before it, so there is time to abort cleanly
-// rather than be killed mid-write.
+// A run walks the users page by page from the Backend API into a multipart
+// upload, so memory stays flat however many users there are: one part (a
+// complete gzip member, at least 5 MiB but the last) is held at a time. It
+// writes PREFIX/YYYY/MM/DD/users-<run id>.jsonl.gz, and only after S3 has
+// that object whole, its size checked, does it replace PREFIX/latest.json,
+// the manifest that names the newest export.
+//
+// A run is made of slices (Slice): each writes whole parts, then returns a
+// Checkpoint from which another slice, in another process, continues
+// exactly where it stopped; the last completes the upload. Run does all the
+// slices of a run in one process. A slice killed mid-part is retried from
+// the checkpoint before it: the part is written again under the same
+// number, and parts past the checkpoint are left out of the object. A run
+// that fails for good aborts its upload (Abort), leaves latest.json as it
+// was, and says how far it got. A slice whose context has a deadline stops
+// a margin before it.
 package export
 
 import (
@@ -16,16 +24,13 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
@@ -34,14 +39,10 @@ import (
 )
 
 const (
-	// MinPartSize is S3's smallest part of a multipart upload, and the part
-	// size of every export, which bounds the memory a run holds: the part
-	// being uploaded and the one being filled.
+	// MinPartSize is S3's smallest part of a multipart upload, and the
+	// least a part of an export holds (but the last), which bounds the
+	// memory a run holds: the part being filled.
 	MinPartSize = 5 << 20
-	// concurrency is how many parts are uploaded at once. One is enough:
-	// filling a part from the Backend API takes seconds, uploading it a
-	// fraction of one, and each more in flight would hold 5 MiB more.
-	concurrency = 1
 	// DefaultMargin is how long before its context's deadline a run stops.
 	DefaultMargin = 10 * time.Second
 	// abortTimeout bounds the abort of a failed upload, which runs on a
@@ -63,7 +64,7 @@ var errUploadStopped = errors.New("the upload stopped")
 // Config says where a run writes.
 type Config struct {
 	// S3 is the client that writes the objects; *s3.Client is one. Required.
-	S3 transfermanager.S3APIClient
+	S3 S3
 	// Bucket is the bucket written to. Required.
 	Bucket string
 	// Prefix is the key prefix (see settings.CleanPrefix); "" = DefaultPrefix.
@@ -84,9 +85,20 @@ type Config struct {
 
 	// partSize overrides MinPartSize, only in this package's tests, so a
 	// few users make several parts.
-	partSize int64
-	// abortWithin bounds each abort of a failed upload; Run sets it.
+	partSize int
+	// abortWithin bounds each abort of a failed upload.
 	abortWithin time.Duration
+}
+
+// S3 is what an export calls; *s3.Client is one.
+type S3 interface {
+	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
+	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
 // Manifest describes a complete export. It is the content of latest.json.
@@ -104,51 +116,27 @@ type Manifest struct {
 	Finished time.Time `json:"finished"`
 	// Issuer names the Clerk instance the users come from.
 	Issuer string `json:"issuer"`
+	// Slices is how many slices wrote the export.
+	Slices int `json:"slices"`
 }
 
-// Run exports every user of src to S3 and returns the manifest it
-// published as PREFIX/latest.json. See the package documentation for what a
-// run guarantees.
+// Run exports every user of src to S3 in this process, as one slice
+// without a budget, and returns the manifest it published as
+// PREFIX/latest.json. A run that fails, or that its context's deadline
+// stops, aborts its upload. See the package documentation for what a run
+// guarantees.
 func Run(ctx context.Context, src Users, cfg Config) (Manifest, error) {
-	prefix, err := cfg.check()
+	out, err := Slice(ctx, src, cfg, nil, Budget{})
+	if err == nil && !out.Done {
+		err = out.Stopped // without a budget, only the deadline stops a slice early
+	}
 	if err != nil {
+		if out.Checkpoint != nil {
+			err = errors.Join(err, Abort(cfg, out.Checkpoint))
+		}
 		return Manifest{}, err
 	}
-	readCtx, cancelRead, err := beforeDeadline(ctx, cfg.Margin,
-		fmt.Errorf("%w (a run stops %s before its deadline, to abort cleanly)", ErrDeadline, cfg.Margin))
-	if err != nil {
-		return Manifest{}, fmt.Errorf("export not started: %w", err)
-	}
-	defer cancelRead()
-	// The requests to S3 get half the margin: a stalled one then ends in
-	// time to abort the upload before the deadline (each of the two aborts,
-	// the transfer manager's and confirmAbort's, gets an eighth).
-	upCtx, cancelUp, err := beforeDeadline(ctx, cfg.Margin/2,
-		fmt.Errorf("%w (S3 did not answer in time; a run stops writing %s before its deadline, to abort cleanly)", ErrDeadline, cfg.Margin/2))
-	if err != nil {
-		return Manifest{}, fmt.Errorf("export not started: %w", err)
-	}
-	defer cancelUp()
-	if _, ok := ctx.Deadline(); ok {
-		cfg.abortWithin = min(abortTimeout, cfg.Margin/8)
-	}
-
-	started := cfg.Now().UTC().Truncate(time.Millisecond)
-	m := Manifest{
-		Key:     fmt.Sprintf("%s/%s/users-%s.jsonl.gz", prefix, started.Format("2006/01/02"), runID(started)),
-		Started: started,
-		Issuer:  cfg.Issuer,
-	}
-	if m.Users, m.Bytes, m.SHA256, err = upload(upCtx, readCtx, src, cfg, m.Key); err != nil {
-		return Manifest{}, fmt.Errorf("export stopped after %s users: %w", thousands(m.Users), err)
-	}
-	m.Finished = cfg.Now().UTC().Truncate(time.Millisecond)
-	latest := prefix + "/" + LatestName
-	if err := putManifest(upCtx, cfg, latest, m); err != nil {
-		return Manifest{}, fmt.Errorf("export of %s users is complete as %s, but %s was not updated: %w",
-			thousands(m.Users), m.Key, latest, err)
-	}
-	return m, nil
+	return out.Manifest, nil
 }
 
 // check validates cfg, fills its defaults and returns the clean prefix.
@@ -175,7 +163,9 @@ func (cfg *Config) check() (string, error) {
 	if cfg.partSize == 0 {
 		cfg.partSize = MinPartSize
 	}
-	cfg.abortWithin = abortTimeout
+	if cfg.abortWithin == 0 {
+		cfg.abortWithin = abortTimeout
+	}
 	return prefix, nil
 }
 
@@ -204,66 +194,6 @@ func runID(started time.Time) string {
 	return started.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// upload streams the users of src, read under readCtx, into the object key
-// with a multipart upload whose requests run under ctx, and returns how many users it wrote and
-// the object's size and SHA-256. On failure the upload is aborted and the
-// count says how far the run got.
-//
-// The reading stops as soon as the upload fails: an S3 error cancels
-// readCtx at once, rather than surface only when the writer next fills the
-// pipe, which with a slow Backend API can be at the deadline, hiding it.
-func upload(ctx, readCtx context.Context, src Users, cfg Config, key string) (users, size int64, sum string, err error) {
-	readCtx, stopReading := context.WithCancelCause(readCtx)
-	defer stopReading(nil)
-	pr, pw := io.Pipe()
-	hash := sha256.New()
-	var counted countingWriter
-	type result struct {
-		n   int64
-		err error
-	}
-	written := make(chan result, 1)
-	go func() {
-		var r result
-		defer func() {
-			// A panic here (in OnUser, say) would kill the process with the
-			// upload open; it fails the run instead.
-			if p := recover(); p != nil {
-				r.err = fmt.Errorf("writing the users panicked: %v", p)
-			}
-			pw.CloseWithError(r.err) // nil ends the stream
-			written <- r
-		}()
-		r.n, r.err = Write(readCtx, src, io.MultiWriter(pw, hash, &counted), cfg.OnUser)
-	}()
-
-	tm := transfermanager.New(watchedS3{cfg.S3, stopReading}, func(o *transfermanager.Options) {
-		o.PartSizeBytes = cfg.partSize
-		o.MultipartUploadThreshold = cfg.partSize
-		o.Concurrency = concurrency
-		o.FailTimeout = cfg.abortWithin
-	})
-	_, upErr := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-		Bucket:      aws.String(cfg.Bucket),
-		Key:         aws.String(key),
-		Body:        pr,
-		ContentType: aws.String("application/gzip"),
-	})
-	stopReading(errUploadStopped)
-	pr.CloseWithError(errUploadStopped)
-	w := <-written
-
-	switch {
-	case w.err != nil && !errors.Is(w.err, errUploadStopped):
-		err = deadlineError(readCtx, w.err)
-	case upErr != nil:
-		err = deadlineError(ctx, uploadError(upErr))
-	default:
-		return w.n, counted.n, hex.EncodeToString(hash.Sum(nil)), nil
-	}
-	return w.n, 0, "", errors.Join(err, confirmAbort(cfg, key, upErr))
-}
-
 // deadlineError is err, the error of reading the users or of writing them
 // under ctx, or the run's own deadline, said plainly, when that is what
 // stopped it, also before it came: when a retry of the Backend API was
@@ -278,32 +208,16 @@ func deadlineError(ctx context.Context, err error) error {
 	return err
 }
 
-// uploadError unwraps the transfer manager's error, whose text leads with the
-// upload id, to the failure that caused it.
-func uploadError(err error) error {
-	var mpu transfermanager.MultipartUploadError
-	if errors.As(err, &mpu) {
-		if cause := errors.Unwrap(mpu); cause != nil {
-			return cause
-		}
-	}
-	return err
-}
-
-// confirmAbort makes sure a failed multipart upload left no parts behind.
-// The transfer manager aborts it, but does not report an abort that fails
-// after an earlier error; aborting again either succeeds or answers
-// NoSuchUpload, which confirms the first abort. It returns nil then, and
-// when no multipart upload was started.
-func confirmAbort(cfg Config, key string, upErr error) error {
-	var mpu transfermanager.MultipartUploadError
-	if !errors.As(upErr, &mpu) || mpu.UploadID() == "" {
-		return nil
+// Abort ends the run of cp for good: its multipart upload is aborted, so no
+// part remains. An upload already gone (NoSuchUpload) counts as aborted.
+func Abort(cfg Config, cp *Checkpoint) error {
+	if _, err := cfg.check(); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.abortWithin)
 	defer cancel()
 	_, err := cfg.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(cfg.Bucket), Key: aws.String(key), UploadId: aws.String(mpu.UploadID()),
+		Bucket: aws.String(cfg.Bucket), Key: aws.String(cp.Key), UploadId: aws.String(cp.UploadID),
 	})
 	var apiErr smithy.APIError
 	if err == nil || (errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchUpload") {
@@ -325,46 +239,4 @@ func putManifest(ctx context.Context, cfg Config, key string, m Manifest) error 
 		ContentType: aws.String("application/json"),
 	})
 	return err
-}
-
-// watchedS3 stops the reading of users (stop) as soon as a request of the
-// multipart upload fails, and names the part in the error of a failed
-// UploadPart.
-type watchedS3 struct {
-	transfermanager.S3APIClient
-	stop context.CancelCauseFunc
-}
-
-func (w watchedS3) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
-	out, err := w.S3APIClient.CreateMultipartUpload(ctx, in, opts...)
-	return out, w.failed(err)
-}
-
-func (w watchedS3) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
-	out, err := w.S3APIClient.UploadPart(ctx, in, opts...)
-	if err != nil {
-		return nil, w.failed(fmt.Errorf("upload part %d: %w", aws.ToInt32(in.PartNumber), err))
-	}
-	return out, nil
-}
-
-func (w watchedS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
-	out, err := w.S3APIClient.CompleteMultipartUpload(ctx, in, opts...)
-	return out, w.failed(err)
-}
-
-// failed stops the reading when err is not nil, and returns err.
-func (w watchedS3) failed(err error) error {
-	if err != nil {
-		w.stop(errUploadStopped)
-	}
-	return err
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct{ n int64 }
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
 }

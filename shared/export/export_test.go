@@ -3,7 +3,6 @@ package export
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -39,6 +39,9 @@ var s3srv *exporttest.Server
 func TestMain(m *testing.M) {
 	if os.Getenv(benchChildEnv) != "" {
 		os.Exit(benchChild())
+	}
+	if os.Getenv(killedSliceEnv) != "" {
+		os.Exit(killedSliceChild())
 	}
 	os.Exit(exporttest.Main(m, &s3srv))
 }
@@ -166,17 +169,37 @@ func userJSON(u *clerk.User) json.RawMessage {
 // 5 MiB part.
 type bulkyUsers int
 
-func (n bulkyUsers) EachRawUser(ctx context.Context, fn func(json.RawMessage) error) error {
-	noise := make([]byte, 6<<10)
-	for i := range int(n) {
-		_, _ = rand.Read(noise)
+func (n bulkyUsers) WalkUsers(ctx context.Context, cur *clerkapi.Cursor, fn func(json.RawMessage) error) error {
+	return noisyUsers{n: int(n), noise: 6 << 10}.WalkUsers(ctx, cur, fn)
+}
+
+// noisyUsers is a source of n users, each with noise bytes of random
+// metadata that is the same on every walk (seeded by the user's index), so
+// two exports of it are equal byte for byte once decompressed.
+type noisyUsers struct{ n, noise int }
+
+// WalkUsers passes the users after cur, one a millisecond, moving cur as
+// clerkapi's walk does.
+func (u noisyUsers) WalkUsers(ctx context.Context, cur *clerkapi.Cursor, fn func(json.RawMessage) error) error {
+	noise := make([]byte, u.noise)
+	for i := range u.n {
+		created := bulkyEpoch + int64(i)
+		if cur.Started && created <= cur.Mark {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		_, _ = mrand.NewChaCha8([32]byte{byte(i), byte(i >> 8), byte(i >> 16)}).Read(noise)
+		id := bulkyUsers(0).id(i)
+		cur.Started, cur.Mark, cur.AtMark = true, created, []string{id}
 		err := fn(userJSON(&clerk.User{
 			Object:         "user",
-			ID:             n.id(i),
+			ID:             id,
 			EmailAddresses: []*clerk.EmailAddress{{Object: "email_address", ID: fmt.Sprintf("idn_bulky%05d", i), EmailAddress: fmt.Sprintf("bulky%d@example.com", i)}},
 			PublicMetadata: []byte(`{"notes":"` + base64.StdEncoding.EncodeToString(noise) + `"}`),
-			CreatedAt:      1764170000000 + int64(i),
-			UpdatedAt:      1764170000000 + int64(i),
+			CreatedAt:      created,
+			UpdatedAt:      created,
 		}))
 		if err != nil {
 			return err
@@ -185,19 +208,22 @@ func (n bulkyUsers) EachRawUser(ctx context.Context, fn func(json.RawMessage) er
 	return nil
 }
 
+// bulkyEpoch is the first bulky user's created_at.
+const bulkyEpoch = 1764170000000
+
 // stalling passes the users of its source, then waits for the next page
 // until ctx ends, as a Backend API that has stopped answering would.
 type stalling struct{ Users }
 
-func (s stalling) EachRawUser(ctx context.Context, fn func(json.RawMessage) error) error {
-	if err := s.Users.EachRawUser(ctx, fn); err != nil {
+func (s stalling) WalkUsers(ctx context.Context, cur *clerkapi.Cursor, fn func(json.RawMessage) error) error {
+	if err := s.Users.WalkUsers(ctx, cur, fn); err != nil {
 		return err
 	}
 	<-ctx.Done()
 	return context.Cause(ctx)
 }
 
-func (bulkyUsers) id(i int) string { return fmt.Sprintf("user_bulky%05d", i) }
+func (bulkyUsers) id(i int) string { return fmt.Sprintf("user_bulky%06d", i) }
 
 func (n bulkyUsers) ids() []string {
 	ids := make([]string, n)

@@ -9,13 +9,16 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"clerk-lambda/shared/clerkapi"
 )
 
 // Users is where an export reads the users from. *clerkapi.Client is one:
-// EachRawUser calls fn once for every user, page by page, in creation order,
-// with the user's JSON object exactly as the Backend API returned it.
+// WalkUsers calls fn once for every user from the cursor on, page by page,
+// in creation order, with the user's JSON object exactly as the Backend API
+// returned it, moving the cursor past each user before fn sees it.
 type Users interface {
-	EachRawUser(ctx context.Context, fn func(raw json.RawMessage) error) error
+	WalkUsers(ctx context.Context, cur *clerkapi.Cursor, fn func(raw json.RawMessage) error) error
 }
 
 // bufferSize is the buffer between the gzip writer and w, so w sees few,
@@ -40,7 +43,7 @@ func Write(ctx context.Context, src Users, w io.Writer, onUser func(n int64)) (i
 		n    int64
 		line bytes.Buffer
 	)
-	err = src.EachRawUser(ctx, func(raw json.RawMessage) error {
+	err = src.WalkUsers(ctx, &clerkapi.Cursor{}, func(raw json.RawMessage) error {
 		line.Reset()
 		if err := json.Compact(&line, raw); err != nil {
 			return fmt.Errorf("user %s of the Backend API is not JSON: %w", thousands(n+1), err)

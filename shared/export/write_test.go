@@ -14,6 +14,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2"
 
 	"clerk-lambda/internal/clerkfake"
+	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/export/exporttest"
 )
 
@@ -23,7 +24,7 @@ type failingUsers struct {
 	err error
 }
 
-func (f failingUsers) EachRawUser(ctx context.Context, fn func(json.RawMessage) error) error {
+func (f failingUsers) WalkUsers(ctx context.Context, _ *clerkapi.Cursor, fn func(json.RawMessage) error) error {
 	for i := range f.n {
 		if err := fn(userJSON(&clerk.User{Object: "user", ID: bulkyUsers(0).id(i), CreatedAt: 1})); err != nil {
 			return err
