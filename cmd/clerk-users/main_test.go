@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -385,5 +387,62 @@ func TestProgressTotalDoesNotHoldUpTheExport(t *testing.T) {
 	fake.Fail(clerkfake.Failure{Latency: time.Hour})
 	if got := progressTotal(context.Background(), api, 50*time.Millisecond); got != 0 {
 		t.Errorf("total %d from a Clerk that does not answer, want 0 (no total)", got)
+	}
+}
+
+// An export to S3 that stops part-way (Clerk failing past its retries)
+// leaves its checkpoint file and says how to continue; --resume continues
+// it to the end, every user once, and removes the file. (t.Setenv: not
+// parallel.)
+func TestExportResumes(t *testing.T) {
+	srv := exporttest.Need(t, s3srv)
+	fake := exporttest.Clerk(t, 0)
+	noise := make([]byte, 6<<10)
+	for range 3_000 { // about three 5 MiB parts
+		_, _ = rand.Read(noise)
+		fake.AddUser(clerkfake.User{PublicMetadata: map[string]any{"notes": base64.StdEncoding.EncodeToString(noise)}})
+	}
+	bucket := srv.Bucket(t)
+	for k, v := range srv.Env() {
+		t.Setenv(k, v)
+	}
+	env := clerkEnv(fake)
+	env["CLERK_PUBLISHABLE_KEY"] = fake.PublishableKey()
+	file := filepath.Join(t.TempDir(), "run.json")
+	saved := func() bool { _, err := os.Stat(file); return err == nil }
+
+	// Slow pages, so the run is still reading when the first checkpoint
+	// is saved; then Clerk fails for good.
+	fake.Fail(clerkfake.Failure{Latency: 100 * time.Millisecond})
+	done := make(chan result)
+	go func() { done <- cmd(env, "export", "--out", "s3://"+bucket, "--checkpoint", file) }()
+	for deadline := time.Now().Add(30 * time.Second); !saved() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fake.Fail(clerkfake.Failure{ServerErrors: 100_000, Paths: []string{"/v1/users"}})
+	r := <-done
+	if r.code != 1 || !strings.Contains(r.stderr, "continue it with --resume "+file) || !saved() {
+		t.Fatalf("interrupted run: exit %d, stderr %q, file kept %v", r.code, r.stderr, saved())
+	}
+	fake.Fail(clerkfake.Failure{})
+	r = cmd(env, "export", "--out", "s3://"+bucket, "--checkpoint", file, "--resume", file)
+	if r.code != 0 || saved() {
+		t.Fatalf("resumed run: exit %d, stderr %q, file left %v", r.code, r.stderr, saved())
+	}
+	m, err := export.Latest(context.Background(), srv.Client(), bucket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := srv.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(m.Key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	exporttest.CheckUsers(t, obj.Body, exporttest.IDs(fake))
+	if m.Slices < 2 {
+		t.Errorf("the run took %d slices; want more than one", m.Slices)
+	}
+	if r := cmd(env, "export", "--out", "s3://"+bucket, "--resume", filepath.Join(t.TempDir(), "none.json")); r.code != 1 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("--resume of a missing file: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
