@@ -91,6 +91,16 @@ dev: ## run the whole API on 127.0.0.1:3000 and the example site on localhost:51
 	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
 	@.cache/devapi/devapi
 
+# One run of the export through the template's state machine, slice by
+# slice, as the schedule starts it in AWS (docs/local-dev.md).
+.PHONY: export-local
+export-local: ## run the export once through the state machine, locally: each slice, the summary and the file
+	@mkdir -p $(TOOLS_BIN)
+	@cd tools && $(GO) build -o $(TOOLS_BIN)/ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie \
+	  github.com/versity/versitygw/cmd/versitygw
+	@cd dev && $(GO) build -o $(CURDIR)/.cache/devapi/devapi ./cmd/devapi
+	@.cache/devapi/devapi export
+
 # USER is also the login name in every shell, so only a USER given on make's
 # command line picks the token's user. ADMIN=0 (or false, no, off) is not an admin.
 .PHONY: token

@@ -52,6 +52,8 @@ type serveConfig struct {
 	// Poll is how often source files are checked for changes; 0 turns
 	// watching off.
 	Poll time.Duration
+	// Quiet leaves out the banner: devapi export prints its own lines.
+	Quiet bool
 	// Getenv reads the process environment (a map in tests).
 	Getenv func(string) (string, bool)
 }
@@ -188,7 +190,8 @@ func functionEnv(template, dotenv, standIn map[string]string, getenv func(string
 // name only once deployed, where a function declares them (.env and the
 // environment still win): the export bucket's, a bucket of the local S3
 // (see localAWS). EXPORT_FUNCTION's Ref resolves to the function's logical
-// id, its name in the local Lambda API.
+// id, its name in the local Lambda API; localAWS gives EXPORT_STATE_MACHINE
+// the state machine's local ARN.
 var localValues = map[string]string{"EXPORT_BUCKET": "local-exports"}
 
 // standInEverywhere are the stand-in's values that every function gets,

@@ -19,7 +19,8 @@ import (
 // POST /admin/exports with the dev machine's M2M token, and follows it
 // through the local Lambda API to the export function and the local S3:
 // 202, 409 while the run holds the lease, the export's file, and 202 again
-// once the run has ended.
+// once the run has ended. With a state machine in the template, the run goes
+// through the local Step Functions API.
 func TestExportOnDemand(t *testing.T) {
 	t.Parallel()
 	versitygwBin(t)
@@ -35,6 +36,9 @@ func TestExportOnDemand(t *testing.T) {
 	// second POST meets the first run's lease whatever the timing.
 	held := &heldInvocations{functions: s.aws.lambda.fns, release: make(chan struct{}), ended: make(chan []byte, 2)}
 	s.aws.lambda.fns = held
+	if s.aws.sfn != nil {
+		s.aws.sfn.fns = held
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	token, _, err := s.standIn.m2m(ctx, time.Hour)
@@ -133,8 +137,18 @@ func checkAWSEnv(t *testing.T, s *devServer) {
 			t.Errorf("%s: AWS_ENDPOINT_URL_S3 %q; declares EXPORT_BUCKET %v", name, got, exports)
 		}
 	}
-	if got := s.fns["AdminExportsFunction"].env["AWS_ENDPOINT_URL_LAMBDA"]; got != s.aws.lambdaURL() {
-		t.Errorf("AdminExportsFunction: AWS_ENDPOINT_URL_LAMBDA %q, want the local Lambda API's %s", got, s.aws.lambdaURL())
+	env := s.fns["AdminExportsFunction"].env
+	if s.aws.machine == nil {
+		if got := env["AWS_ENDPOINT_URL_LAMBDA"]; got != s.aws.lambdaURL() {
+			t.Errorf("AdminExportsFunction: AWS_ENDPOINT_URL_LAMBDA %q, want the local Lambda API's %s", got, s.aws.lambdaURL())
+		}
+		return
+	}
+	if got := env["AWS_ENDPOINT_URL_SFN"]; got != s.aws.sfnURL() {
+		t.Errorf("AdminExportsFunction: AWS_ENDPOINT_URL_SFN %q, want the local Step Functions API's %s", got, s.aws.sfnURL())
+	}
+	if got, want := env["EXPORT_STATE_MACHINE"], stateMachineARN(s.aws.machine.Name); got != want {
+		t.Errorf("AdminExportsFunction: EXPORT_STATE_MACHINE %q, want %s", got, want)
 	}
 }
 

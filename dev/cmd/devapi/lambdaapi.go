@@ -57,7 +57,7 @@ func newLambdaAPI(fns functions, accessKey string, log func(string)) *lambdaAPI 
 func (l *lambdaAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.mux.ServeHTTP(w, r) }
 
 func (l *lambdaAPI) serveInvoke(w http.ResponseWriter, r *http.Request) {
-	if !l.signed(r) {
+	if !signedWith(r, l.accessKey) {
 		lambdaError(w, http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid.")
 		return
 	}
@@ -84,12 +84,13 @@ func (l *lambdaAPI) serveInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// signed reports whether r is signed with this run's access key. The
+// signedWith reports whether r is signed with this run's access key. The
 // signature is not checked: the key keeps out callers that were not given
 // it, web pages among them, since a browser sends no Authorization header
-// to another origin without a preflight, which this API does not answer.
-func (l *lambdaAPI) signed(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Authorization"), "Credential="+l.accessKey+"/")
+// to another origin without a preflight, which the local AWS APIs do not
+// answer.
+func signedWith(r *http.Request, accessKey string) bool {
+	return strings.Contains(r.Header.Get("Authorization"), "Credential="+accessKey+"/")
 }
 
 // start answers 202 and runs the function in the background, until it ends

@@ -19,7 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"clerk-lambda/shared/export/exporttest"
+	"clerk-lambda/dev/statemachine"
+	"clerk-lambda/internal/versity"
 )
 
 // s3Folder, in the cache folder, holds the local S3's buckets, one folder
@@ -27,17 +28,23 @@ import (
 const s3Folder = "s3"
 
 // localAWS is this machine's part of AWS for the functions that use the
-// export: Versity's S3 gateway in front of a folder, and the Lambda Invoke
-// API for the template's functions. Both are on loopback, and both take the
-// root credentials made for this run, which reach the functions' environment
-// only, never a file or the log.
+// export: Versity's S3 gateway in front of a folder, the Lambda Invoke API
+// for the template's functions, and, when the template has a state machine,
+// the Step Functions API that runs it. All are on loopback, and all take
+// the root credentials made for this run, which reach the functions'
+// environment only, never a file or the log.
 type localAWS struct {
-	s3        *exporttest.Server
+	s3        *versity.Server
 	s3Dir     string
 	accessKey string
 	lambda    *lambdaAPI
 	lambdaLn  net.Listener
 	http      *http.Server
+
+	machine *statemachine.Machine // nil when the template has none
+	sfn     *stepFunctions
+	sfnLn   net.Listener
+	sfnHTTP *http.Server
 }
 
 // startAWS starts the local S3 and opens the Lambda API's port; serve
@@ -48,20 +55,30 @@ func startAWS(cfg serveConfig, out func(string)) (*localAWS, error) {
 		out(fmt.Sprintf("exports: no local S3 (Versity's versitygw is not at %s: make dev builds it, or set VERSITYGW_BIN), so POST /admin/exports answers 503", cfg.VersityGW))
 		return nil, nil
 	}
-	a := &localAWS{s3Dir: filepath.Join(cfg.CacheDir, s3Folder)}
+	machine, err := statemachine.Load(cfg.Template)
+	if err != nil && !errors.Is(err, statemachine.ErrNone) {
+		return nil, err
+	}
+	a := &localAWS{s3Dir: filepath.Join(cfg.CacheDir, s3Folder), machine: machine}
 	// The exports hold users' e-mail addresses: this user's alone.
 	if err := os.MkdirAll(a.s3Dir, 0o700); err != nil {
 		return nil, err
 	}
-	creds := exporttest.Options{Bin: cfg.VersityGW, Dir: a.s3Dir, AccessKey: "LOCAL" + randomHex(8), SecretKey: randomHex(20)}
+	creds := versity.Options{Bin: cfg.VersityGW, Dir: a.s3Dir, AccessKey: "LOCAL" + randomHex(8), SecretKey: randomHex(20)}
 	a.accessKey = creds.AccessKey
-	var err error
-	if a.s3, err = exporttest.StartWith(creds); err != nil {
+	if a.s3, err = versity.StartWith(creds); err != nil {
 		return nil, fmt.Errorf("start the local S3: %w", err)
 	}
 	if a.lambdaLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("the local Lambda API: %w", err)
+	}
+	if machine == nil {
+		return a, nil
+	}
+	if a.sfnLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("the local Step Functions API: %w", err)
 	}
 	return a, nil
 }
@@ -76,12 +93,17 @@ func randomHex(n int) string {
 // lambdaURL is the local Lambda API's endpoint.
 func (a *localAWS) lambdaURL() string { return "http://" + a.lambdaLn.Addr().String() }
 
+// sfnURL is the local Step Functions API's endpoint.
+func (a *localAWS) sfnURL() string { return "http://" + a.sfnLn.Addr().String() }
+
 // addEnv gives a function that declares EXPORT_BUCKET what Lambda and its
 // role give it in AWS, for the local S3: an endpoint, credentials and a
 // region (shared/export addresses such an endpoint path-style), and no
 // shared AWS files, so that the developer's own profiles play no part. One
 // that also declares EXPORT_FUNCTION invokes that function through the
-// local Lambda API.
+// local Lambda API; one that declares EXPORT_STATE_MACHINE starts the
+// template's state machine, by its local ARN, through the local Step
+// Functions API.
 func (a *localAWS) addEnv(env map[string]string) {
 	if _, ok := env["EXPORT_BUCKET"]; !ok {
 		return
@@ -90,6 +112,24 @@ func (a *localAWS) addEnv(env map[string]string) {
 	if _, ok := env["EXPORT_FUNCTION"]; ok {
 		env["AWS_ENDPOINT_URL_LAMBDA"] = a.lambdaURL()
 	}
+	if _, ok := env["EXPORT_STATE_MACHINE"]; ok && a.machine != nil {
+		env["AWS_ENDPOINT_URL_SFN"] = a.sfnURL()
+		env["EXPORT_STATE_MACHINE"] = stateMachineARN(a.machine.Name)
+	}
+}
+
+// checkMachine refuses a state machine that invokes a function the
+// template does not have.
+func (a *localAWS) checkMachine(fns map[string]*builtFunction) error {
+	if a.machine == nil {
+		return nil
+	}
+	for _, name := range a.machine.Functions() {
+		if fns[name] == nil {
+			return fmt.Errorf("%s invokes %s, which is not an AWS::Serverless::Function of the template", a.machine.Name, name)
+		}
+	}
+	return nil
 }
 
 // createBuckets makes each bucket the functions name in EXPORT_BUCKET,
@@ -124,16 +164,29 @@ func exportBuckets(fns map[string]*builtFunction) []string {
 	return buckets
 }
 
-// serve answers the Lambda API with the functions fns runs.
+// serve answers the Lambda API, and the Step Functions API when there is a
+// state machine, with the functions fns runs.
 func (a *localAWS) serve(fns functions, log func(string)) {
 	a.lambda = newLambdaAPI(fns, a.accessKey, log)
 	a.http = &http.Server{Handler: a.lambda, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = a.http.Serve(a.lambdaLn) }()
+	if a.machine != nil {
+		a.sfn = newStepFunctions(a.machine, fns, a.accessKey, log)
+		a.sfnHTTP = &http.Server{Handler: a.sfn, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = a.sfnHTTP.Serve(a.sfnLn) }()
+	}
 }
 
-// Close stops serving, waits for the invocations in the background to end
-// (the caller then stops the functions), and stops the local S3.
+// Close stops serving, waits for the executions and invocations in the
+// background to end (the caller then stops the functions), and stops the
+// local S3.
 func (a *localAWS) Close() {
+	if a.sfnHTTP != nil {
+		_ = a.sfnHTTP.Close()
+		a.sfn.Close()
+	} else if a.sfnLn != nil {
+		_ = a.sfnLn.Close()
+	}
 	if a.http != nil {
 		_ = a.http.Close()
 	} else if a.lambdaLn != nil {

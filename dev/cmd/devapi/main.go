@@ -12,12 +12,15 @@
 // It also serves the example site (web/) on a second origin, as CloudFront
 // would, with a config.json that points the page at the local API. For the
 // export, it runs a local S3 (Versity's gateway) and a local Lambda Invoke
-// API, so that POST /admin/exports starts ExportUsersFunction as in AWS.
+// API, and runs the template's state machine behind a local Step Functions
+// API, so that POST /admin/exports starts the export as in AWS; devapi
+// export runs it once from the command line.
 //
 // Usage:
 //
 //	devapi [-addr 127.0.0.1:3000] [-site-addr 127.0.0.1:5173] [-template template.yaml]
 //	devapi token [-user user_...] [-admin] [-ttl 1h]
+//	devapi export [-template template.yaml]
 package main
 
 import (
@@ -42,9 +45,12 @@ var errUsage = errors.New("usage")
 // is one message on stderr, never a stack trace.
 func run(args []string, stdout, stderr io.Writer) int {
 	var err error
-	if len(args) > 0 && args[0] == "token" {
+	switch {
+	case len(args) > 0 && args[0] == "token":
 		err = tokenCommand(args[1:], stdout, stderr)
-	} else {
+	case len(args) > 0 && args[0] == "export":
+		err = exportCommand(args[1:], stdout, stderr)
+	default:
 		err = serveCommand(args, stdout, stderr)
 	}
 	switch {

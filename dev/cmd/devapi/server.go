@@ -130,6 +130,9 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 		return nil, err
 	}
 	if s.aws != nil {
+		if err := s.aws.checkMachine(s.fns); err != nil {
+			return nil, err
+		}
 		if err := s.aws.createBuckets(ctx, s.fns); err != nil {
 			return nil, err
 		}
@@ -161,8 +164,10 @@ func start(ctx context.Context, cfg serveConfig, stdout io.Writer) (_ *devServer
 	s.http.Handler = s.gw
 	go func() { _ = s.http.Serve(ln) }()
 	s.serveSite()
-	if err := s.printBanner(); err != nil {
-		return nil, err
+	if !cfg.Quiet {
+		if err := s.printBanner(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Poll > 0 {
 		s.watch(cfg.Poll)

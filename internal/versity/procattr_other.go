@@ -1,6 +1,6 @@
 //go:build !linux
 
-package exporttest
+package versity
 
 import "syscall"
 
