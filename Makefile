@@ -30,8 +30,9 @@ tools: ## build the pinned developer tools into .tools/bin
 # API, the emulators, the browser), and on a small machine they starve each
 # other when run side by side.
 .PHONY: test
-test: tools ## run every test, with the race detector
+test: tools ## run every test, with the race detector (and the largest export test without it)
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -run '^TestSlicesWriteWhatOneRunWrites$$' ./shared/export/
 	cd dev && $(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 .PHONY: lint

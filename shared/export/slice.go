@@ -118,7 +118,7 @@ func Slice(ctx context.Context, src Users, cfg Config, cp *Checkpoint, b Budget)
 		return Outcome{}, &Error{Err: err}
 	}
 	if err := s.walk(readCtx, upCtx, src); err != nil {
-		err = fmt.Errorf("export stopped after %s users: %w", thousands(s.done.Users+s.pending), deadlineError(readCtx, err))
+		err = fmt.Errorf("export stopped after %s users: %w", thousands(s.users), deadlineError(readCtx, err))
 		if s.progressed() && errors.Is(err, ErrDeadline) {
 			// Out of time, with parts to show for it: the next slice goes on.
 			return Outcome{Checkpoint: s.done, Stopped: err}, checkSize(s.done)
@@ -183,19 +183,26 @@ func checkSize(cp *Checkpoint) error {
 	return nil
 }
 
-// slice is one slice at work.
+// slice is one slice at work. A part uploads while the next one fills:
+// the slice holds two parts at most.
 type slice struct {
-	cfg     Config
-	budget  Budget
-	began   time.Time
-	done    *Checkpoint // the last part boundary: where the next slice goes on
-	sum     hash.Hash   // over every byte uploaded, up to done
-	part    bytes.Buffer
-	zw      *gzip.Writer
-	line    bytes.Buffer
-	pending int64 // users in the part being filled
-	written int   // parts this slice uploaded
-	stopped bool  // the budget was spent
+	cfg      Config
+	budget   Budget
+	began    time.Time
+	from     int32       // the parts written before this slice
+	done     *Checkpoint // the last part boundary S3 has: where the next slice goes on
+	next     *Checkpoint // the boundary after the part in flight, once S3 has it
+	inflight chan error  // the part in flight's upload, nil when none
+	stopRead context.CancelCauseFunc
+	sum      hash.Hash // over every byte uploaded or in flight
+	fill     *bytes.Buffer
+	spare    *bytes.Buffer
+	zw       *gzip.Writer
+	line     bytes.Buffer
+	pending  int64 // users in the part being filled
+	users    int64 // users written by the run so far, in parts or not
+	written  int   // parts this slice started uploading
+	stopped  bool  // the budget was spent
 }
 
 // resume sets a slice up to continue from cp.
@@ -207,23 +214,30 @@ func resume(cfg Config, cp *Checkpoint, b Budget) (*slice, error) {
 	done := *cp
 	done.Cursor.AtMark = slices.Clone(cp.Cursor.AtMark)
 	done.Slices++
-	s := &slice{cfg: cfg, budget: b, began: cfg.Now(), done: &done, sum: sum}
-	s.zw, _ = gzip.NewWriterLevel(&s.part, gzip.BestSpeed) // a valid level never fails
+	s := &slice{cfg: cfg, budget: b, began: cfg.Now(), from: cp.Parts, users: cp.Users, done: &done, sum: sum,
+		fill: &bytes.Buffer{}, spare: &bytes.Buffer{}}
+	s.zw, _ = gzip.NewWriterLevel(s.fill, gzip.BestSpeed) // a valid level never fails
 	return s, nil
 }
 
-// progressed reports whether the slice wrote a part.
-func (s *slice) progressed() bool { return s.written > 0 }
+// progressed reports whether S3 has a part this slice wrote.
+func (s *slice) progressed() bool { return s.done.Parts > s.from }
 
 // walk writes the users from the checkpoint's cursor on, a part at a time.
-// A panic while writing (in OnUser, say) fails the slice instead of the
-// process.
+// A failed upload stops the reading at once. A panic while writing (in
+// OnUser, say) fails the slice instead of the process.
 func (s *slice) walk(readCtx, upCtx context.Context, src Users) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("writing the users panicked: %v", p)
 		}
+		// The part in flight counts once S3 has it; its failure wins.
+		if serr := s.settle(); serr != nil {
+			err = serr
+		}
 	}()
+	readCtx, s.stopRead = context.WithCancelCause(readCtx)
+	defer s.stopRead(nil)
 	cur := s.done.Cursor
 	cur.AtMark = slices.Clone(cur.AtMark)
 	err = src.WalkUsers(readCtx, &cur, func(raw json.RawMessage) error {
@@ -233,7 +247,7 @@ func (s *slice) walk(readCtx, upCtx context.Context, src Users) (err error) {
 		s.stopped = true
 		return nil
 	}
-	if err == nil && (s.pending > 0 || s.done.Parts == 0) {
+	if err == nil && (s.pending > 0 || s.from == 0 && s.written == 0) {
 		// The last part: whatever is left, or the empty export's one part.
 		return s.flush(upCtx, cur)
 	}
@@ -245,17 +259,18 @@ func (s *slice) walk(readCtx, upCtx context.Context, src Users) (err error) {
 func (s *slice) add(ctx context.Context, raw json.RawMessage, cur *clerkapi.Cursor) error {
 	s.line.Reset()
 	if err := json.Compact(&s.line, raw); err != nil {
-		return fmt.Errorf("user %s of the Backend API is %w: %w", thousands(s.done.Users+s.pending+1), errNotJSON, err)
+		return fmt.Errorf("user %s of the Backend API is %w: %w", thousands(s.users+1), errNotJSON, err)
 	}
 	s.line.WriteByte('\n')
 	if _, err := s.zw.Write(s.line.Bytes()); err != nil {
 		return err
 	}
 	s.pending++
+	s.users++
 	if s.cfg.OnUser != nil {
-		s.cfg.OnUser(s.done.Users + s.pending)
+		s.cfg.OnUser(s.users)
 	}
-	if s.part.Len() < s.cfg.partSize {
+	if s.fill.Len() < s.cfg.partSize {
 		return nil
 	}
 	if err := s.flush(ctx, *cur); err != nil {
@@ -273,37 +288,69 @@ func (s *slice) spent() bool {
 		(s.budget.Time > 0 && s.cfg.Now().Sub(s.began) >= s.budget.Time)
 }
 
-// flush ends the part being filled as a complete gzip member, uploads it
-// as the next part, and moves the slice's boundary past it, to cur.
+// flush ends the part being filled as a complete gzip member and starts
+// uploading it as the next part, while the next part fills. The part
+// before must be in S3 first (settle): the slice's boundary moves past a
+// part, to the cursor after its last user, only once S3 has it.
 func (s *slice) flush(ctx context.Context, cur clerkapi.Cursor) error {
 	if err := s.zw.Close(); err != nil {
 		return err
 	}
-	body := s.part.Bytes()
+	if err := s.settle(); err != nil {
+		return err
+	}
+	body := s.fill.Bytes()
 	number := s.done.Parts + 1
 	if number > maxParts {
 		return &Error{Err: fmt.Errorf("the export needs more than S3's %d parts", maxParts)}
 	}
+	s.sum.Write(body)
+	state, _ := s.sum.(encoding.BinaryMarshaler).MarshalBinary() // never fails
+	next := *s.done
+	next.Parts, next.Bytes, next.SHA256 = number, s.done.Bytes+int64(len(body)), state
+	next.Users += s.pending
+	next.Cursor = cur
+	next.Cursor.AtMark = slices.Clone(cur.AtMark)
+	s.next = &next
+	s.inflight = make(chan error, 1)
+	key, id := s.done.Key, s.done.UploadID
+	go func() { s.inflight <- s.upload(ctx, key, id, number, body) }()
+	s.pending, s.written = 0, s.written+1
+	s.fill, s.spare = s.spare, s.fill
+	s.fill.Reset()
+	s.zw.Reset(s.fill)
+	return nil
+}
+
+// upload sends body as part number. S3 refuses a part whose bytes are not
+// these (its MD5): what it stores is what the checkpoint's SHA-256 covers.
+// A failure stops the reading of users at once.
+func (s *slice) upload(ctx context.Context, key, uploadID string, number int32, body []byte) error {
 	digest := md5.Sum(body)
 	_, err := s.cfg.S3.UploadPart(ctx, &s3.UploadPartInput{
-		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.done.Key), UploadId: aws.String(s.done.UploadID),
+		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 		PartNumber: aws.Int32(number), Body: bytes.NewReader(body),
-		// S3 refuses a part whose bytes are not these: what it stores is
-		// what the checkpoint's SHA-256 covers.
 		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(digest[:])),
 	})
 	if err != nil {
-		return fmt.Errorf("upload part %d: %w", number, err)
+		err = fmt.Errorf("upload part %d: %w", number, err)
+		s.stopRead(err)
 	}
-	s.sum.Write(body)
-	state, _ := s.sum.(encoding.BinaryMarshaler).MarshalBinary() // never fails
-	s.done.Parts, s.done.Bytes, s.done.SHA256 = number, s.done.Bytes+int64(len(body)), state
-	s.done.Users += s.pending
-	s.done.Cursor = cur
-	s.done.Cursor.AtMark = slices.Clone(cur.AtMark)
-	s.pending, s.written = 0, s.written+1
-	s.part.Reset()
-	s.zw.Reset(&s.part)
+	return err
+}
+
+// settle waits for the part in flight, if any, and moves the slice's
+// boundary past it.
+func (s *slice) settle() error {
+	if s.inflight == nil {
+		return nil
+	}
+	err := <-s.inflight
+	s.inflight = nil
+	if err != nil {
+		return err
+	}
+	s.done, s.next = s.next, nil
 	return nil
 }
 
