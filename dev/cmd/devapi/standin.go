@@ -30,6 +30,8 @@ const (
 	// TYPE=m2m prints; its id (random for each run, like every machine id)
 	// is standIn.machine.ID, the value for a list of admin machines.
 	devMachine = "dev-worker"
+	// devAPIMachine names the machine that stands for the local API.
+	devAPIMachine = "dev-api"
 	// devOAuthClient is the client id of the OAuth application the stand-in's
 	// OAuth access tokens are issued to.
 	devOAuthClient = "client_dev"
@@ -54,6 +56,7 @@ type standIn struct {
 	user      clerkfake.User
 	admin     clerkfake.User
 	machine   clerkfake.Machine // devMachine
+	api       clerkfake.Machine // devAPIMachine, the machine the API is
 	control   *http.Server
 	controlAt string // host:port of the control endpoints
 	stateFile string
@@ -120,7 +123,12 @@ func startStandIn(cacheDir string, siteOrigins []string) (*standIn, error) {
 		PublicMetadata: map[string]any{"role": "admin"},
 	})
 	fake.SeedUsers(8)
-	if s.machine, err = fake.AddMachine(devMachine); err != nil {
+	// The API is a machine of its own, which dev-worker may call: its M2M
+	// tokens name the API in their scopes, as CLERK_API_MACHINE wants.
+	if s.api, err = fake.AddMachine(devAPIMachine); err == nil {
+		s.machine, err = fake.AddMachine(devMachine, s.api.ID)
+	}
+	if err != nil {
 		fake.Close()
 		return nil, fmt.Errorf("start the Clerk stand-in: %w", err)
 	}
@@ -180,6 +188,7 @@ func (s *standIn) env() map[string]string {
 		// M2M tokens are an admin's: POST /admin/exports takes them.
 		"CLERK_ACCEPTED_TOKENS": strings.Join(clerksettings.TokenTypeNames, ","),
 		"ADMIN_MACHINES":        s.machine.ID,
+		"CLERK_API_MACHINE":     s.api.ID,
 	}
 }
 
