@@ -57,10 +57,6 @@ const (
 // because its context's deadline was too close to finish.
 var ErrDeadline = errors.New("not enough time left before the deadline")
 
-// errUploadStopped closes the stream when the upload ends first, so the
-// writer stops too.
-var errUploadStopped = errors.New("the upload stopped")
-
 // Config says where a run writes.
 type Config struct {
 	// S3 is the client that writes the objects; *s3.Client is one. Required.
