@@ -189,9 +189,8 @@ func functionEnv(template, dotenv, standIn map[string]string, getenv func(string
 // localValues replace template values that name a resource, which has a
 // name only once deployed, where a function declares them (.env and the
 // environment still win): the export bucket's, a bucket of the local S3
-// (see localAWS). EXPORT_FUNCTION's Ref resolves to the function's logical
-// id, its name in the local Lambda API; localAWS gives EXPORT_STATE_MACHINE
-// the state machine's local ARN.
+// (see localAWS), which gives EXPORT_STATE_MACHINE the state machine's
+// local ARN.
 var localValues = map[string]string{"EXPORT_BUCKET": "local-exports"}
 
 // standInEverywhere are the stand-in's values that every function gets,

@@ -12,15 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"clerk-lambda/dev/cmd/devapi/gateway/gatewaytest"
+	"clerk-lambda/dev/statemachine"
 	"clerk-lambda/shared/export/exporttest"
 )
 
 // TestExportOnDemand starts the export as the banner's curl line does,
 // POST /admin/exports with the dev machine's M2M token, and follows it
-// through the local Lambda API to the export function and the local S3:
-// 202, 409 while the run holds the lease, the export's file, and 202 again
-// once the run has ended. With a state machine in the template, the run goes
-// through the local Step Functions API.
+// through the local Step Functions API, which runs the template's state
+// machine, to the export function and the local S3: 202, 409 while the run
+// holds the lease, the export's file, and 202 again once the run has ended.
 func TestExportOnDemand(t *testing.T) {
 	t.Parallel()
 	versitygwBin(t)
@@ -34,11 +34,11 @@ func TestExportOnDemand(t *testing.T) {
 	}
 	// Each run waits here before the export function starts, so that the
 	// second POST meets the first run's lease whatever the timing.
-	held := &heldInvocations{functions: s.aws.lambda.fns, release: make(chan struct{}), ended: make(chan []byte, 2)}
-	s.aws.lambda.fns = held
-	if s.aws.sfn != nil {
-		s.aws.sfn.fns = held
+	if s.aws.sfn == nil {
+		t.Fatal("the local API started without the local Step Functions API")
 	}
+	held := &heldInvocations{Invoker: s.aws.sfn.fns, release: make(chan struct{}), ended: make(chan []byte, 2)}
+	s.aws.sfn.fns = held
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	token, _, err := s.standIn.m2m(ctx, time.Hour)
@@ -94,7 +94,7 @@ type summary struct {
 // heldInvocations holds each invocation until release is closed, and hands
 // each answer to ended.
 type heldInvocations struct {
-	functions
+	statemachine.Invoker
 	release chan struct{}
 	ended   chan []byte
 }
@@ -105,7 +105,7 @@ func (h *heldInvocations) Invoke(ctx context.Context, name string, payload []byt
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	answer, err := h.functions.Invoke(ctx, name, payload)
+	answer, err := h.Invoker.Invoke(ctx, name, payload)
 	h.ended <- answer
 	return answer, err
 }
@@ -128,7 +128,7 @@ func (h *heldInvocations) wait(t *testing.T, ctx context.Context) summary {
 
 // checkAWSEnv checks that the functions that use the export, and they
 // alone, reach the local S3, and that the one that starts it reaches the
-// local Lambda API.
+// local Step Functions API.
 func checkAWSEnv(t *testing.T, s *devServer) {
 	t.Helper()
 	for name, f := range s.fns {
@@ -139,10 +139,7 @@ func checkAWSEnv(t *testing.T, s *devServer) {
 	}
 	env := s.fns["AdminExportsFunction"].env
 	if s.aws.machine == nil {
-		if got := env["AWS_ENDPOINT_URL_LAMBDA"]; got != s.aws.lambdaURL() {
-			t.Errorf("AdminExportsFunction: AWS_ENDPOINT_URL_LAMBDA %q, want the local Lambda API's %s", got, s.aws.lambdaURL())
-		}
-		return
+		t.Fatal("the template has no state machine")
 	}
 	if got := env["AWS_ENDPOINT_URL_SFN"]; got != s.aws.sfnURL() {
 		t.Errorf("AdminExportsFunction: AWS_ENDPOINT_URL_SFN %q, want the local Step Functions API's %s", got, s.aws.sfnURL())

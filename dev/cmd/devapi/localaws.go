@@ -28,18 +28,14 @@ import (
 const s3Folder = "s3"
 
 // localAWS is this machine's part of AWS for the functions that use the
-// export: Versity's S3 gateway in front of a folder, the Lambda Invoke API
-// for the template's functions, and, when the template has a state machine,
-// the Step Functions API that runs it. All are on loopback, and all take
+// export: Versity's S3 gateway in front of a folder and, when the template
+// has a state machine, the Step Functions API that runs it. All are on loopback, and all take
 // the root credentials made for this run, which reach the functions'
 // environment only, never a file or the log.
 type localAWS struct {
 	s3        *versity.Server
 	s3Dir     string
 	accessKey string
-	lambda    *lambdaAPI
-	lambdaLn  net.Listener
-	http      *http.Server
 
 	machine *statemachine.Machine // nil when the template has none
 	sfn     *stepFunctions
@@ -47,8 +43,8 @@ type localAWS struct {
 	sfnHTTP *http.Server
 }
 
-// startAWS starts the local S3 and opens the Lambda API's port; serve
-// serves it once the functions run. Without the versitygw binary it starts
+// startAWS starts the local S3 and opens the Step Functions API's port;
+// serve serves it once the functions run. Without the versitygw binary it starts
 // nothing, and says in one line that the export is unavailable.
 func startAWS(cfg serveConfig, out func(string)) (*localAWS, error) {
 	if _, err := os.Stat(cfg.VersityGW); err != nil {
@@ -69,10 +65,6 @@ func startAWS(cfg serveConfig, out func(string)) (*localAWS, error) {
 	if a.s3, err = versity.StartWith(creds); err != nil {
 		return nil, fmt.Errorf("start the local S3: %w", err)
 	}
-	if a.lambdaLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("the local Lambda API: %w", err)
-	}
 	if machine == nil {
 		return a, nil
 	}
@@ -90,9 +82,6 @@ func randomHex(n int) string {
 	return strings.ToUpper(hex.EncodeToString(b))
 }
 
-// lambdaURL is the local Lambda API's endpoint.
-func (a *localAWS) lambdaURL() string { return "http://" + a.lambdaLn.Addr().String() }
-
 // sfnURL is the local Step Functions API's endpoint.
 func (a *localAWS) sfnURL() string { return "http://" + a.sfnLn.Addr().String() }
 
@@ -100,18 +89,13 @@ func (a *localAWS) sfnURL() string { return "http://" + a.sfnLn.Addr().String() 
 // role give it in AWS, for the local S3: an endpoint, credentials and a
 // region (shared/export addresses such an endpoint path-style), and no
 // shared AWS files, so that the developer's own profiles play no part. One
-// that also declares EXPORT_FUNCTION invokes that function through the
-// local Lambda API; one that declares EXPORT_STATE_MACHINE starts the
-// template's state machine, by its local ARN, through the local Step
-// Functions API.
+// that also declares EXPORT_STATE_MACHINE starts the template's state
+// machine, by its local ARN, through the local Step Functions API.
 func (a *localAWS) addEnv(env map[string]string) {
 	if _, ok := env["EXPORT_BUCKET"]; !ok {
 		return
 	}
 	maps.Copy(env, a.s3.Env())
-	if _, ok := env["EXPORT_FUNCTION"]; ok {
-		env["AWS_ENDPOINT_URL_LAMBDA"] = a.lambdaURL()
-	}
 	if _, ok := env["EXPORT_STATE_MACHINE"]; ok && a.machine != nil {
 		env["AWS_ENDPOINT_URL_SFN"] = a.sfnURL()
 		env["EXPORT_STATE_MACHINE"] = stateMachineARN(a.machine.Name)
@@ -164,12 +148,9 @@ func exportBuckets(fns map[string]*builtFunction) []string {
 	return buckets
 }
 
-// serve answers the Lambda API, and the Step Functions API when there is a
-// state machine, with the functions fns runs.
+// serve answers the Step Functions API, when there is a state machine,
+// with the functions fns runs.
 func (a *localAWS) serve(fns functions, log func(string)) {
-	a.lambda = newLambdaAPI(fns, a.accessKey, log)
-	a.http = &http.Server{Handler: a.lambda, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = a.http.Serve(a.lambdaLn) }()
 	if a.machine != nil {
 		a.sfn = newStepFunctions(a.machine, fns, a.accessKey, log)
 		a.sfnHTTP = &http.Server{Handler: a.sfn, ReadHeaderTimeout: 10 * time.Second}
@@ -177,23 +158,14 @@ func (a *localAWS) serve(fns functions, log func(string)) {
 	}
 }
 
-// Close stops serving, waits for the executions and invocations in the
-// background to end (the caller then stops the functions), and stops the
-// local S3.
+// Close stops serving, waits for the executions in the background to end
+// (the caller then stops the functions), and stops the local S3.
 func (a *localAWS) Close() {
 	if a.sfnHTTP != nil {
 		_ = a.sfnHTTP.Close()
 		a.sfn.Close()
 	} else if a.sfnLn != nil {
 		_ = a.sfnLn.Close()
-	}
-	if a.http != nil {
-		_ = a.http.Close()
-	} else if a.lambdaLn != nil {
-		_ = a.lambdaLn.Close()
-	}
-	if a.lambda != nil {
-		a.lambda.Close()
 	}
 	a.s3.Close()
 }

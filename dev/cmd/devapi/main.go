@@ -11,10 +11,10 @@
 // prints ready-to-paste curl lines with tokens for a user and an admin.
 // It also serves the example site (web/) on a second origin, as CloudFront
 // would, with a config.json that points the page at the local API. For the
-// export, it runs a local S3 (Versity's gateway) and a local Lambda Invoke
-// API, and runs the template's state machine behind a local Step Functions
-// API, so that POST /admin/exports starts the export as in AWS; devapi
-// export runs it once from the command line.
+// export, it runs a local S3 (Versity's gateway) and the template's state
+// machine behind a local Step Functions API, so that POST /admin/exports
+// starts the export as in AWS; devapi export runs it once from the command
+// line.
 //
 // Usage:
 //

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,4 +233,19 @@ func sfnError(w http.ResponseWriter, status int, typ, message string) {
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": message})
+}
+
+// functions runs the template's functions; *emulator.Runner does.
+type functions interface {
+	Invoke(ctx context.Context, name string, payload []byte) ([]byte, error)
+	Functions() []string
+}
+
+// signedWith reports whether r is signed with this run's access key. The
+// signature is not checked: the key keeps out callers that were not given
+// it, web pages among them, since a browser sends no Authorization header
+// to another origin without a preflight, which the local AWS API does not
+// answer.
+func signedWith(r *http.Request, accessKey string) bool {
+	return strings.Contains(r.Header.Get("Authorization"), "Credential="+accessKey+"/")
 }
