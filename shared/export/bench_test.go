@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,9 +23,17 @@ import (
 // processes, so the child's peak RSS is the export's alone.
 const benchChildEnv = "EXPORT_BENCH_CHILD"
 
+// benchCheckpointEnv, when set with benchChildEnv, names a file: the child
+// then runs one slice of one part from the checkpoint in it (none: a new
+// run) and leaves the next checkpoint there, or removes it once done.
+const benchCheckpointEnv = "EXPORT_BENCH_CHECKPOINT"
+
 // benchResult is what the exporting process reports.
 type benchResult struct {
+	// Manifest is the run's once it is done; Done is false after a slice
+	// that left a checkpoint.
 	Manifest Manifest `json:"manifest"`
+	Done     bool     `json:"done"`
 	// PeakRSS is the process's peak resident set size in bytes: VmHWM from
 	// /proc/self/status on Linux. The rusage of a child (ProcessState's
 	// SysUsage) is no use there: Go starts children with vfork, and Linux
@@ -50,39 +59,74 @@ func BenchmarkExport(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, n := range sizes {
-		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-			fake := exporttest.Clerk(b, n)
-			bucket := srv.Bucket(b)
-			var (
-				elapsed time.Duration
-				peak    int64
-				runs    int
-			)
-			for b.Loop() {
-				cmd := exec.Command(os.Args[0])
-				cmd.Env = append(os.Environ(), benchChildEnv+"=1",
-					"CLERK_API_URL="+fake.URL(), "CLERK_SECRET_KEY="+fake.SecretKey(), "EXPORT_BUCKET="+bucket)
-				for k, v := range srv.Env() {
-					cmd.Env = append(cmd.Env, k+"="+v)
-				}
-				var stderr strings.Builder
-				cmd.Stderr = &stderr
-				start := time.Now()
-				out, err := cmd.Output()
-				elapsed += time.Since(start)
-				if err != nil {
-					b.Fatalf("export process: %v\n%s", err, stderr.String())
-				}
-				var r benchResult
-				if err := json.Unmarshal(out, &r); err != nil || r.Manifest.Users != int64(n) || r.PeakRSS <= 0 {
-					b.Fatalf("export process printed %q; want a manifest of %d users and its peak RSS", out, n)
-				}
-				peak = max(peak, r.PeakRSS)
-				runs++
+		fake := exporttest.Clerk(b, n)
+		for _, sliced := range []bool{false, true} {
+			name := fmt.Sprintf("users=%d", n)
+			if sliced {
+				name += "/sliced"
 			}
-			b.ReportMetric(float64(n*runs)/elapsed.Seconds(), "users/s")
-			b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
-		})
+			b.Run(name, func(b *testing.B) {
+				bucket := srv.Bucket(b)
+				var (
+					elapsed        time.Duration
+					peak           int64
+					runs, children int
+				)
+				for b.Loop() {
+					env := append(os.Environ(), benchChildEnv+"=1",
+						"CLERK_API_URL="+fake.URL(), "CLERK_SECRET_KEY="+fake.SecretKey(), "EXPORT_BUCKET="+bucket)
+					for k, v := range srv.Env() {
+						env = append(env, k+"="+v)
+					}
+					if sliced {
+						env = append(env, benchCheckpointEnv+"="+filepath.Join(b.TempDir(), "checkpoint.json"))
+					}
+					r, took, procs := benchRun(b, env)
+					if r.Manifest.Users != int64(n) {
+						b.Fatalf("the export holds %d users, want %d", r.Manifest.Users, n)
+					}
+					elapsed += took
+					peak = max(peak, r.PeakRSS)
+					runs++
+					children += procs
+				}
+				b.ReportMetric(float64(n*runs)/elapsed.Seconds(), "users/s")
+				b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric(float64(children)/float64(runs), "slices")
+			})
+		}
+	}
+}
+
+// benchRun runs the exporting process with env until its run is done, one
+// process per slice when env names a checkpoint file, and returns the last
+// result, with the largest peak RSS of them, the wall time and how many
+// processes ran.
+func benchRun(b *testing.B, env []string) (benchResult, time.Duration, int) {
+	var (
+		last    benchResult
+		peak    int64
+		elapsed time.Duration
+	)
+	for procs := 1; ; procs++ {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = env
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		start := time.Now()
+		out, err := cmd.Output()
+		elapsed += time.Since(start)
+		if err != nil {
+			b.Fatalf("export process: %v\n%s", err, stderr.String())
+		}
+		if err := json.Unmarshal(out, &last); err != nil || last.PeakRSS <= 0 {
+			b.Fatalf("export process printed %q; want its result and its peak RSS", out)
+		}
+		peak = max(peak, last.PeakRSS)
+		if last.Done || procs > maxParts {
+			last.PeakRSS = peak
+			return last, elapsed, procs
+		}
 	}
 }
 
@@ -136,16 +180,49 @@ func benchChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	m, err := Run(ctx, users, Config{S3: client, Bucket: os.Getenv("EXPORT_BUCKET")})
+	cfg := Config{S3: client, Bucket: os.Getenv("EXPORT_BUCKET")}
+	var r benchResult
+	if file := os.Getenv(benchCheckpointEnv); file != "" {
+		r, err = benchSlice(ctx, users, cfg, file)
+	} else {
+		r.Manifest, err = Run(ctx, users, cfg)
+		r.Done = true
+	}
 	if err != nil {
 		return fail(err)
 	}
-	rss, err := peakRSS()
-	if err != nil {
+	if r.PeakRSS, err = peakRSS(); err != nil {
 		return fail(err)
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(benchResult{Manifest: m, PeakRSS: rss}); err != nil {
+	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		return fail(err)
 	}
 	return 0
+}
+
+// benchSlice runs one slice of one part from the checkpoint in file, and
+// leaves the next there (or none, once the run is done).
+func benchSlice(ctx context.Context, users Users, cfg Config, file string) (benchResult, error) {
+	var from *Checkpoint
+	if b, err := os.ReadFile(file); err == nil {
+		from = &Checkpoint{}
+		if err := json.Unmarshal(b, from); err != nil {
+			return benchResult{}, err
+		}
+	}
+	out, err := Slice(ctx, users, cfg, from, Budget{Parts: 1})
+	if err != nil {
+		return benchResult{}, err
+	}
+	if out.Done {
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return benchResult{}, err
+		}
+		return benchResult{Manifest: out.Manifest, Done: true}, nil
+	}
+	b, err := json.Marshal(out.Checkpoint)
+	if err != nil {
+		return benchResult{}, err
+	}
+	return benchResult{}, os.WriteFile(file, b, 0o600)
 }

@@ -195,8 +195,8 @@ type slice struct {
 	inflight chan error  // the part in flight's upload, nil when none
 	stopRead context.CancelCauseFunc
 	sum      hash.Hash // over every byte uploaded or in flight
-	fill     *bytes.Buffer
-	spare    *bytes.Buffer
+	fill     *partBuffer
+	spare    *partBuffer
 	zw       *gzip.Writer
 	line     bytes.Buffer
 	pending  int64 // users in the part being filled
@@ -215,10 +215,38 @@ func resume(cfg Config, cp *Checkpoint, b Budget) (*slice, error) {
 	done.Cursor.AtMark = slices.Clone(cp.Cursor.AtMark)
 	done.Slices++
 	s := &slice{cfg: cfg, budget: b, began: cfg.Now(), from: cp.Parts, users: cp.Users, done: &done, sum: sum,
-		fill: &bytes.Buffer{}, spare: &bytes.Buffer{}}
+		fill: newPartBuffer(cfg.partSize), spare: newPartBuffer(cfg.partSize)}
 	s.zw, _ = gzip.NewWriterLevel(s.fill, gzip.BestSpeed) // a valid level never fails
 	return s, nil
 }
+
+// partSlack is how far past the part size a part may go: the last user's
+// line and what the compressor holds back until the member ends.
+const partSlack = 1 << 20
+
+// partBuffer holds one part's bytes. It grows by doubling, as a
+// bytes.Buffer does, but never past the part size and its slack: a
+// bytes.Buffer would hold 8 MiB for a 5 MiB part.
+type partBuffer struct {
+	b     []byte
+	limit int
+}
+
+func newPartBuffer(size int) *partBuffer { return &partBuffer{limit: size + partSlack} }
+
+func (p *partBuffer) Write(d []byte) (int, error) {
+	if need := len(p.b) + len(d); need > cap(p.b) {
+		grown := make([]byte, len(p.b), max(need, min(2*cap(p.b), p.limit), 64<<10))
+		copy(grown, p.b)
+		p.b = grown
+	}
+	p.b = append(p.b, d...)
+	return len(d), nil
+}
+
+func (p *partBuffer) Bytes() []byte { return p.b }
+func (p *partBuffer) Len() int      { return len(p.b) }
+func (p *partBuffer) Reset()        { p.b = p.b[:0] }
 
 // progressed reports whether S3 has a part this slice wrote.
 func (s *slice) progressed() bool { return s.done.Parts > s.from }
