@@ -75,13 +75,13 @@ func runSlices(ctx context.Context, api export.Users, cfg export.Config, from *e
 		case err == nil:
 			cp = out.Checkpoint
 			if err := files.store(cp); err != nil {
-				return export.Manifest{}, errors.Join(err, export.Abort(cfg, cp))
+				return export.Manifest{}, errors.Join(err, export.Abort(ctx, cfg, cp))
 			}
 		case errors.As(err, &failure) && failure.Retryable && cp != nil:
 			return export.Manifest{}, fmt.Errorf("%w (continue it with --resume %s)", err, files.save)
 		default:
 			if started := out.Checkpoint; started != nil {
-				err = errors.Join(err, export.Abort(cfg, started))
+				err = errors.Join(err, export.Abort(ctx, cfg, started))
 			}
 			os.Remove(files.save)
 			return export.Manifest{}, err

@@ -17,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -152,29 +153,55 @@ func (e *ExportFailed) Unwrap() error { return e.Err }
 // that it happens also when the run's was cancelled.
 const releaseTimeout = 5 * time.Second
 
-// input is an invocation's event, told apart by its one field: a
-// continuation, an abort, or else the start of a run.
-type input struct {
-	Checkpoint *Progress `json:"checkpoint"`
-	Abort      *Progress `json:"abort"`
+// handle runs one invocation: the start of a run (the schedule's event,
+// {} by hand, or the on-demand event), which takes the lease and begins the
+// upload; a slice, from {"checkpoint": ...}; or {"abort": ...}. A malformed
+// event fails the invocation with one line (ExportFailed: nothing to
+// retry).
+func (j *job) handle(ctx context.Context, event json.RawMessage) (Result, error) {
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(event, &fields) // not an object: refused as a start, below
+	for _, name := range []string{"checkpoint", "abort"} {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		p, err := decodeProgress(raw)
+		if err != nil {
+			j.log.ErrorContext(ctx, "export failed", "error", fmt.Sprintf("%s: %v", name, err))
+			return Result{}, &ExportFailed{Err: fmt.Errorf("the event's %s: %w", name, err)}
+		}
+		if name == "abort" {
+			return j.abort(ctx, p)
+		}
+		return j.continueRun(ctx, p)
+	}
+	return j.start(ctx, event)
 }
 
-// handle runs one slice. A malformed event fails the invocation with one
-// line (ExportFailed: nothing to retry).
-func (j *job) handle(ctx context.Context, event json.RawMessage) (Result, error) {
-	var in input
-	_ = json.Unmarshal(event, &in) // an event of another shape starts a run, or is refused there
-	switch {
-	case in.Abort != nil:
-		return j.abort(ctx, in.Abort)
-	case in.Checkpoint != nil:
-		log := j.log.With("trigger", in.Checkpoint.Trigger, "runId", in.Checkpoint.Lease)
-		held, err := j.leases.Claim(ctx, in.Checkpoint.Lease)
-		if err != nil {
-			return Result{}, j.fail(ctx, log, nil, &in.Checkpoint.Checkpoint, fmt.Errorf("export %s not continued: %w", in.Checkpoint.Lease, err))
-		}
-		return j.slice(ctx, log, held, in.Checkpoint)
+// decodeProgress reads a checkpoint that comes back from the state
+// machine: exactly Progress's fields, of their types, with an upload. A
+// checkpoint read loosely (a mark of the wrong type dropped, say) could
+// walk the users again and publish them twice.
+func decodeProgress(raw json.RawMessage) (*Progress, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var p *Progress
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("not a checkpoint: %w", err)
 	}
+	if p == nil || p.UploadID == "" || p.Lease == "" {
+		return nil, errors.New("not a checkpoint: no upload or no lease")
+	}
+	return p, nil
+}
+
+// start takes (or, on demand, claims) the run's lease, begins its upload and
+// runs the first slice: a small instance's whole export. Once the upload
+// exists, a failure that may pass is not the start's error (a retried start
+// would meet its own lease): it answers the run's first checkpoint, from
+// which the next slice tries again.
+func (j *job) start(ctx context.Context, event json.RawMessage) (Result, error) {
 	held, log, err := j.lease(ctx, event)
 	var busy *exportrun.BusyError
 	switch {
@@ -182,35 +209,79 @@ func (j *job) handle(ctx context.Context, event json.RawMessage) (Result, error)
 		log.InfoContext(ctx, "export skipped", "running", busy.Lease.RunID, "runningTrigger", busy.Lease.Trigger)
 		return Result{Done: true, Skipped: busy.Error()}, nil
 	case err != nil:
-		return Result{}, j.fail(ctx, log, nil, nil, err)
+		return Result{}, j.leaseFailed(ctx, log, err)
+	}
+	cp, err := export.Begin(ctx, j.cfg)
+	if err != nil {
+		if held.Trigger == exportrun.Schedule {
+			j.release(ctx, log, held) // the retry takes it again; an on-demand retry claims it again
+		}
+		return Result{}, j.sliceFailed(ctx, log, err)
 	}
 	log.InfoContext(ctx, "export started", "bucket", j.cfg.Bucket, "prefix", j.cfg.Prefix)
-	return j.slice(ctx, log, held, &Progress{Lease: held.RunID, Trigger: held.Trigger})
+	first := &Progress{Lease: held.RunID, Trigger: held.Trigger, Checkpoint: *cp}
+	r, err := j.slice(ctx, log, held, first)
+	var retry *ExportRetryable
+	if errors.As(err, &retry) {
+		return Result{Checkpoint: first}, nil
+	}
+	return r, err
 }
 
-// slice runs one slice of the run p and says what comes next. The first
-// slice's p has no upload yet.
-func (j *job) slice(ctx context.Context, log *slog.Logger, held *exportrun.Held, p *Progress) (Result, error) {
-	var from *export.Checkpoint
-	if p.UploadID != "" {
-		from = &p.Checkpoint
+// continueRun renews the run's lease and runs one slice from p.
+func (j *job) continueRun(ctx context.Context, p *Progress) (Result, error) {
+	log := j.log.With("trigger", p.Trigger, "runId", p.Lease)
+	held, err := j.leases.Claim(ctx, p.Lease)
+	if errors.Is(err, exportrun.ErrNotHeld) {
+		return Result{}, j.fail(ctx, log, nil, &p.Checkpoint, fmt.Errorf("export %s not continued: %w", p.Lease, err))
 	}
-	out, err := export.Slice(ctx, j.users, j.cfg, from, j.budget)
+	if err != nil {
+		return Result{}, j.leaseFailed(ctx, log, err)
+	}
+	return j.slice(ctx, log, held, p)
+}
+
+// leaseFailed is the error of a start or a slice that could not take or
+// renew its lease: retried when S3 may answer next time, not when the event
+// or the lease itself is wrong.
+func (j *job) leaseFailed(ctx context.Context, log *slog.Logger, err error) error {
+	var failed *ExportFailed
+	if errors.As(err, &failed) || errors.Is(err, exportrun.ErrNotHeld) {
+		log.ErrorContext(ctx, "export failed", "error", err.Error())
+		return &ExportFailed{Err: err}
+	}
+	log.WarnContext(ctx, "export lease unavailable; it is retried", "error", err.Error())
+	return &ExportRetryable{Err: err}
+}
+
+// sliceFailed is the error of a failure that may pass: the state machine
+// runs the same input again.
+func (j *job) sliceFailed(ctx context.Context, log *slog.Logger, err error) error {
+	var failure *export.Error
+	if errors.As(err, &failure) && !failure.Retryable {
+		log.ErrorContext(ctx, "export failed", "error", err.Error())
+		return &ExportFailed{Err: err}
+	}
+	log.WarnContext(ctx, "export slice failed; it is retried", "error", err.Error())
+	return &ExportRetryable{Err: err}
+}
+
+// slice runs one slice of the run p and says what comes next.
+func (j *job) slice(ctx context.Context, log *slog.Logger, held *exportrun.Held, p *Progress) (Result, error) {
+	out, err := export.Slice(ctx, j.users, j.cfg, &p.Checkpoint, j.budget)
 	var failure *export.Error
 	switch {
 	case errors.As(err, &failure) && failure.Retryable:
-		if from == nil {
-			// A retry starts the run afresh: it takes the lease again and
-			// makes an upload of its own.
-			j.drop(ctx, log, held, out.Checkpoint)
-		}
-		log.WarnContext(ctx, "export slice failed; it is retried", "error", err.Error())
-		return Result{}, &ExportRetryable{Err: err}
+		return Result{}, j.sliceFailed(ctx, log, err)
 	case err != nil:
 		return Result{}, j.fail(ctx, log, held, out.Checkpoint, err)
 	case !out.Done:
 		next := &Progress{Lease: p.Lease, Trigger: p.Trigger, Checkpoint: *out.Checkpoint}
-		log.InfoContext(ctx, "export slice done", "slice", next.Slices, "parts", next.Parts, "users", next.Users, "bytes", next.Bytes)
+		attrs := []any{"slice", next.Slices, "parts", next.Parts, "users", next.Users, "bytes", next.Bytes}
+		if out.Stopped != nil {
+			attrs = append(attrs, "stoppedBy", out.Stopped.Error())
+		}
+		log.InfoContext(ctx, "export slice done", attrs...)
 		return Result{Checkpoint: next}, nil
 	}
 	j.release(ctx, log, held)
@@ -228,7 +299,7 @@ func (j *job) slice(ctx context.Context, log *slog.Logger, held *exportrun.Held,
 // ExportFailed error.
 func (j *job) fail(ctx context.Context, log *slog.Logger, held *exportrun.Held, cp *export.Checkpoint, err error) error {
 	if cp != nil && cp.UploadID != "" {
-		err = errors.Join(err, export.Abort(j.cfg, cp))
+		err = errors.Join(err, export.Abort(ctx, j.cfg, cp))
 	}
 	if held != nil {
 		j.release(ctx, log, held)
@@ -237,21 +308,11 @@ func (j *job) fail(ctx context.Context, log *slog.Logger, held *exportrun.Held, 
 	return &ExportFailed{Err: err}
 }
 
-// drop gives up a first slice's upload, if it made one, and its lease.
-func (j *job) drop(ctx context.Context, log *slog.Logger, held *exportrun.Held, cp *export.Checkpoint) {
-	if cp != nil {
-		if err := export.Abort(j.cfg, cp); err != nil {
-			log.WarnContext(ctx, "export upload not aborted", "error", err.Error())
-		}
-	}
-	j.release(ctx, log, held)
-}
-
 // abort ends the run of p after the state machine gave it up: its upload
 // is aborted, and its lease given back if it still holds it.
 func (j *job) abort(ctx context.Context, p *Progress) (Result, error) {
 	log := j.log.With("trigger", p.Trigger, "runId", p.Lease)
-	if err := export.Abort(j.cfg, &p.Checkpoint); err != nil {
+	if err := export.Abort(ctx, j.cfg, &p.Checkpoint); err != nil {
 		log.ErrorContext(ctx, "export abort failed", "error", err.Error())
 		return Result{}, &ExportRetryable{Err: err}
 	}
@@ -269,7 +330,7 @@ func (j *job) abort(ctx context.Context, p *Progress) (Result, error) {
 func (j *job) lease(ctx context.Context, event json.RawMessage) (*exportrun.Held, *slog.Logger, error) {
 	ev, onDemand, err := exportrun.ParseEvent(event)
 	if err != nil {
-		return nil, j.log, err
+		return nil, j.log, &ExportFailed{Err: err}
 	}
 	if onDemand {
 		log := j.log.With("trigger", exportrun.OnDemand, "runId", ev.RunID)
@@ -281,7 +342,7 @@ func (j *job) lease(ctx context.Context, event json.RawMessage) (*exportrun.Held
 	}
 	var scheduled events.EventBridgeEvent
 	if err := json.Unmarshal(event, &scheduled); err != nil {
-		return nil, j.log, errors.New("the event is not an EventBridge event")
+		return nil, j.log, &ExportFailed{Err: errors.New("the event is not an EventBridge event")}
 	}
 	log := j.log.With("event", scheduled.ID, "trigger", exportrun.Schedule)
 	held, err := j.leases.Take(ctx, exportrun.Schedule)

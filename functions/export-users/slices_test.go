@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -22,6 +23,7 @@ import (
 	"clerk-lambda/shared/clerkapi"
 	"clerk-lambda/shared/export"
 	"clerk-lambda/shared/export/exporttest"
+	"clerk-lambda/shared/exportrun"
 	"clerk-lambda/shared/logging"
 	"clerk-lambda/shared/settings"
 )
@@ -189,4 +191,86 @@ type brokenUsers struct{ export.Users }
 
 func (brokenUsers) WalkUsers(_ context.Context, _ *clerkapi.Cursor, fn func(json.RawMessage) error) error {
 	return fn(json.RawMessage(`{"id":`))
+}
+
+// A checkpoint that comes back changed is refused whole (ExportFailed), not
+// read loosely: a cursor mark of the wrong type would walk the users again
+// and publish them twice. An abort or a checkpoint of null is refused too.
+func TestCheckpointsAreReadStrictly(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	j, client, bucket, _ := slicedJob(t, 1_500, &logs)
+	out, err := invoke(t, j, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, in := next(t, out)
+	for name, event := range map[string][]byte{
+		"a mark of the wrong type": bytes.Replace(in, []byte(`"mark":`), []byte(`"mark":"0",`+"\"x\":"), 1),
+		"an unknown field":         bytes.Replace(in, []byte(`"parts":`), []byte(`"extra":1,"parts":`), 1),
+		"a null checkpoint":        []byte(`{"checkpoint":null}`),
+		"a null abort":             []byte(`{"abort":null}`),
+		"no upload":                []byte(`{"checkpoint":{"lease":"20261201T000000Z-0000000000000000"}}`),
+	} {
+		_, err := invoke(t, j, event)
+		var failed *ExportFailed
+		if !errors.As(err, &failed) {
+			t.Errorf("%s: %v, want ExportFailed", name, err)
+		}
+	}
+	if _, err := export.Latest(context.Background(), client, bucket, "users"); err == nil {
+		t.Error("latest.json was written from a changed checkpoint")
+	}
+}
+
+// Failures that may pass are the state machine's to retry, and leave the
+// run as it was: S3 not answering the lease's renewal, and Clerk failing in
+// the first slice, after which the start answers the run's first
+// checkpoint (a retried start would meet its own lease).
+func TestFailuresThatMayPassKeepTheRun(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	j, client, bucket, fake := slicedJob(t, 1_500, &logs)
+	fake.Fail(clerkfake.Failure{ServerErrors: 1_000, Paths: []string{"/v1/users"}})
+	out, err := invoke(t, j, []byte(`{}`))
+	if err != nil {
+		t.Fatalf("a start whose first slice Clerk fails: %v, want its first checkpoint", err)
+	}
+	done, in := next(t, out)
+	if done || !bytes.Contains(in, []byte(`"parts":0`)) || lease(t, client, bucket) == nil {
+		t.Fatalf("the start answered %s; want the run's first checkpoint, its lease held", out)
+	}
+	fake.Fail(clerkfake.Failure{})
+
+	flaky := &leaseOutage{Client: client}
+	flaky.failing.Store(true)
+	j.leases = exportrun.New(flaky, bucket, "users")
+	_, err = invoke(t, j, in)
+	var retry *ExportRetryable
+	if !errors.As(err, &retry) || openUploads(t, client, bucket) != 1 {
+		t.Fatalf("the lease unreadable: %v, %d uploads open; want ExportRetryable and the upload kept", err, openUploads(t, client, bucket))
+	}
+	flaky.failing.Store(false)
+	for !done {
+		if out, err = invoke(t, j, in); err != nil {
+			t.Fatal(err)
+		}
+		done, in = next(t, out)
+	}
+	if latest, err := export.Latest(context.Background(), client, bucket, "users"); err != nil || latest.Users != 1_500 {
+		t.Errorf("latest.json = %+v, %v", latest, err)
+	}
+}
+
+// leaseOutage is S3 failing every read of the lease while failing is set.
+type leaseOutage struct {
+	*s3.Client
+	failing atomic.Bool
+}
+
+func (l *leaseOutage) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if l.failing.Load() {
+		return nil, errors.New("dial tcp: i/o timeout")
+	}
+	return l.Client.GetObject(ctx, in, opts...)
 }

@@ -128,7 +128,7 @@ func Run(ctx context.Context, src Users, cfg Config) (Manifest, error) {
 	}
 	if err != nil {
 		if out.Checkpoint != nil {
-			err = errors.Join(err, Abort(cfg, out.Checkpoint))
+			err = errors.Join(err, Abort(ctx, cfg, out.Checkpoint))
 		}
 		return Manifest{}, err
 	}
@@ -205,14 +205,24 @@ func deadlineError(ctx context.Context, err error) error {
 }
 
 // Abort ends the run of cp for good: its multipart upload is aborted, so no
-// part remains. An upload already gone (NoSuchUpload) counts as aborted.
-func Abort(cfg Config, cp *Checkpoint) error {
-	if _, err := cfg.check(); err != nil {
+// part remains. An upload already gone (NoSuchUpload) counts as aborted. It
+// runs also when ctx was cancelled, but ends before ctx's deadline, and
+// refuses a checkpoint that is not of cfg's prefix.
+func Abort(ctx context.Context, cfg Config, cp *Checkpoint) error {
+	prefix, err := cfg.check()
+	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.abortWithin)
+	if err := cp.check(prefix); err != nil {
+		return err
+	}
+	within := cfg.abortWithin
+	if deadline, ok := ctx.Deadline(); ok {
+		within = min(within, time.Until(deadline)-time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(within, time.Second))
 	defer cancel()
-	_, err := cfg.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+	_, err = cfg.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(cfg.Bucket), Key: aws.String(cp.Key), UploadId: aws.String(cp.UploadID),
 	})
 	var apiErr smithy.APIError

@@ -67,7 +67,8 @@ type Outcome struct {
 	Manifest   Manifest
 	Checkpoint *Checkpoint
 	// Stopped is why a slice that is not Done stopped before its budget
-	// was spent: its deadline came (an ErrDeadline); nil otherwise.
+	// was spent, with parts written: its deadline came (an ErrDeadline), or
+	// a failure that may pass; nil otherwise.
 	Stopped error
 }
 
@@ -119,8 +120,9 @@ func Slice(ctx context.Context, src Users, cfg Config, cp *Checkpoint, b Budget)
 	}
 	if err := s.walk(readCtx, upCtx, src); err != nil {
 		err = fmt.Errorf("export stopped after %s users: %w", thousands(s.users), deadlineError(readCtx, err))
-		if s.progressed() && errors.Is(err, ErrDeadline) {
-			// Out of time, with parts to show for it: the next slice goes on.
+		if s.progressed() && retryable(err) {
+			// Out of time, or Clerk or S3 failing for now, with parts to
+			// show for it: the next slice goes on from them.
 			return Outcome{Checkpoint: s.done, Stopped: err}, checkSize(s.done)
 		}
 		return Outcome{Checkpoint: cp}, classify(err)
@@ -133,6 +135,22 @@ func Slice(ctx context.Context, src Users, cfg Config, cp *Checkpoint, b Budget)
 		return Outcome{Checkpoint: cp}, classify(err)
 	}
 	return Outcome{Done: true, Manifest: m}, nil
+}
+
+// Begin starts a run without writing a user: it creates the run's
+// multipart upload and returns the checkpoint of no part, from which
+// Slice goes on. A start that does this alone is quick, and cheap to
+// retry.
+func Begin(ctx context.Context, cfg Config) (*Checkpoint, error) {
+	prefix, err := cfg.check()
+	if err != nil {
+		return nil, &Error{Err: err}
+	}
+	cp, err := begin(ctx, cfg, prefix)
+	if err != nil {
+		return nil, classify(fmt.Errorf("export not started: %w", err))
+	}
+	return cp, nil
 }
 
 // begin creates the run's multipart upload.
@@ -161,7 +179,7 @@ func (cp *Checkpoint) check(prefix string) error {
 		return fmt.Errorf("checkpoint: key %q is not an export under %s/", cp.Key, prefix)
 	case cp.UploadID == "":
 		return errors.New("checkpoint: no upload id")
-	case cp.Parts < 0 || cp.Parts >= maxParts || cp.Bytes < 0 || cp.Users < 0:
+	case cp.Parts < 0 || cp.Parts > maxParts || cp.Bytes < 0 || cp.Users < 0:
 		return errors.New("checkpoint: parts, bytes and users must be counts")
 	}
 	return nil
@@ -169,6 +187,10 @@ func (cp *Checkpoint) check(prefix string) error {
 
 // maxParts is S3's limit on a multipart upload's parts.
 const maxParts = 10_000
+
+// maxAtMark is the most users sharing the boundary millisecond a
+// checkpoint names; a part does not end while more do.
+const maxAtMark = 1_000
 
 // checkSize refuses a checkpoint too large to pass between slices.
 func checkSize(cp *Checkpoint) error {
@@ -298,7 +320,9 @@ func (s *slice) add(ctx context.Context, raw json.RawMessage, cur *clerkapi.Curs
 	if s.cfg.OnUser != nil {
 		s.cfg.OnUser(s.users)
 	}
-	if s.fill.Len() < s.cfg.partSize {
+	// A part ends at its size, but not inside a millisecond many users
+	// share: the checkpoint holds the ids passed in it, and must stay small.
+	if s.fill.Len() < s.cfg.partSize || len(cur.AtMark) > maxAtMark {
 		return nil
 	}
 	if err := s.flush(ctx, *cur); err != nil {

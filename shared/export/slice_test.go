@@ -234,7 +234,7 @@ func TestSliceFailureThatWillNotPass(t *testing.T) {
 	if !errors.As(err, &failure) || failure.Retryable || !strings.Contains(err.Error(), "is not JSON") {
 		t.Fatalf("a user that is not JSON: %v, want a failure that will not pass", err)
 	}
-	if err := Abort(tg.cfg, first.Checkpoint); err != nil {
+	if err := Abort(context.Background(), tg.cfg, first.Checkpoint); err != nil {
 		t.Fatal(err)
 	}
 	if n := tg.openUploads(t); n != 0 {
@@ -243,7 +243,7 @@ func TestSliceFailureThatWillNotPass(t *testing.T) {
 	if keys := tg.keys(t); len(keys) != 0 {
 		t.Errorf("the bucket holds %v after a failed run", keys)
 	}
-	if err := Abort(tg.cfg, first.Checkpoint); err != nil {
+	if err := Abort(context.Background(), tg.cfg, first.Checkpoint); err != nil {
 		t.Errorf("aborting twice: %v", err)
 	}
 }
