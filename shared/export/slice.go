@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding"
 	"encoding/base64"
@@ -42,6 +41,10 @@ type Checkpoint struct {
 	// SHA256 is the state of the SHA-256 over those bytes, so the object's
 	// is known at the end without reading it back.
 	SHA256 []byte `json:"sha256State"`
+	// PartSums is the state of a SHA-256 over the parts' own SHA-256
+	// checksums, in order: the last slice compares it with the checksums S3
+	// lists, so the object holds this run's parts and no other writer's.
+	PartSums []byte `json:"partSumsState"`
 	// Users is how many users those parts hold.
 	Users int64 `json:"users"`
 	// Cursor is the walk of the users, just past the last user written.
@@ -160,6 +163,7 @@ func begin(ctx context.Context, cfg Config, prefix string) (*Checkpoint, error) 
 	key := fmt.Sprintf("%s/%s/users-%s.jsonl.gz", prefix, started.Format("2006/01/02"), id)
 	out, err := cfg.S3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(cfg.Bucket), Key: aws.String(key), ContentType: aws.String("application/gzip"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create the multipart upload: %w", err)
@@ -168,7 +172,7 @@ func begin(ctx context.Context, cfg Config, prefix string) (*Checkpoint, error) 
 		return nil, errors.New("create the multipart upload: S3 gave no upload id")
 	}
 	state, _ := sha256.New().(encoding.BinaryMarshaler).MarshalBinary() // never fails
-	return &Checkpoint{RunID: id, Key: key, UploadID: aws.ToString(out.UploadId), SHA256: state, Started: started}, nil
+	return &Checkpoint{RunID: id, Key: key, UploadID: aws.ToString(out.UploadId), SHA256: state, PartSums: state, Started: started}, nil
 }
 
 // check refuses a checkpoint that is not one of this run's configuration:
@@ -217,6 +221,7 @@ type slice struct {
 	inflight chan error  // the part in flight's upload, nil when none
 	stopRead context.CancelCauseFunc
 	sum      hash.Hash // over every byte uploaded or in flight
+	partSums hash.Hash // over the parts' SHA-256s, uploaded or in flight
 	fill     *partBuffer
 	spare    *partBuffer
 	zw       *gzip.Writer
@@ -229,14 +234,17 @@ type slice struct {
 
 // resume sets a slice up to continue from cp.
 func resume(cfg Config, cp *Checkpoint, b Budget) (*slice, error) {
-	sum := sha256.New()
+	sum, partSums := sha256.New(), sha256.New()
 	if err := sum.(encoding.BinaryUnmarshaler).UnmarshalBinary(cp.SHA256); err != nil {
 		return nil, fmt.Errorf("checkpoint: sha256State: %w", err)
+	}
+	if err := partSums.(encoding.BinaryUnmarshaler).UnmarshalBinary(cp.PartSums); err != nil {
+		return nil, fmt.Errorf("checkpoint: partSumsState: %w", err)
 	}
 	done := *cp
 	done.Cursor.AtMark = slices.Clone(cp.Cursor.AtMark)
 	done.Slices++
-	s := &slice{cfg: cfg, budget: b, began: cfg.Now(), from: cp.Parts, users: cp.Users, done: &done, sum: sum,
+	s := &slice{cfg: cfg, budget: b, began: cfg.Now(), from: cp.Parts, users: cp.Users, done: &done, sum: sum, partSums: partSums,
 		fill: newPartBuffer(cfg.partSize), spare: newPartBuffer(cfg.partSize)}
 	s.zw, _ = gzip.NewWriterLevel(s.fill, gzip.BestSpeed) // a valid level never fails
 	return s, nil
@@ -357,16 +365,19 @@ func (s *slice) flush(ctx context.Context, cur clerkapi.Cursor) error {
 		return &Error{Err: fmt.Errorf("the export needs more than S3's %d parts", maxParts)}
 	}
 	s.sum.Write(body)
-	state, _ := s.sum.(encoding.BinaryMarshaler).MarshalBinary() // never fails
+	digest := sha256.Sum256(body)
+	s.partSums.Write(digest[:])
+	state, _ := s.sum.(encoding.BinaryMarshaler).MarshalBinary()          // never fails
+	sumsState, _ := s.partSums.(encoding.BinaryMarshaler).MarshalBinary() // never fails
 	next := *s.done
-	next.Parts, next.Bytes, next.SHA256 = number, s.done.Bytes+int64(len(body)), state
+	next.Parts, next.Bytes, next.SHA256, next.PartSums = number, s.done.Bytes+int64(len(body)), state, sumsState
 	next.Users += s.pending
 	next.Cursor = cur
 	next.Cursor.AtMark = slices.Clone(cur.AtMark)
 	s.next = &next
 	s.inflight = make(chan error, 1)
 	key, id := s.done.Key, s.done.UploadID
-	go func() { s.inflight <- s.upload(ctx, key, id, number, body) }()
+	go func() { s.inflight <- s.upload(ctx, key, id, number, body, digest) }()
 	s.pending, s.written = 0, s.written+1
 	s.fill, s.spare = s.spare, s.fill
 	s.fill.Reset()
@@ -374,15 +385,15 @@ func (s *slice) flush(ctx context.Context, cur clerkapi.Cursor) error {
 	return nil
 }
 
-// upload sends body as part number. S3 refuses a part whose bytes are not
-// these (its MD5): what it stores is what the checkpoint's SHA-256 covers.
-// A failure stops the reading of users at once.
-func (s *slice) upload(ctx context.Context, key, uploadID string, number int32, body []byte) error {
-	digest := md5.Sum(body)
+// upload sends body as part number, with its SHA-256 (digest): S3 refuses
+// a part whose bytes are not these, so what it stores is what the
+// checkpoint's hashes cover. A failure stops the reading of users at once.
+func (s *slice) upload(ctx context.Context, key, uploadID string, number int32, body []byte, digest [32]byte) error {
 	_, err := s.cfg.S3.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key), UploadId: aws.String(uploadID),
 		PartNumber: aws.Int32(number), Body: bytes.NewReader(body),
-		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(digest[:])),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(digest[:])),
 	})
 	if err != nil {
 		err = fmt.Errorf("upload part %d: %w", number, err)
@@ -440,7 +451,9 @@ func (s *slice) finish(ctx context.Context, prefix string) (Manifest, error) {
 }
 
 // listParts reads the upload's parts 1 to Parts from S3, refusing an upload
-// that lacks one or whose sizes do not add up to what the run wrote.
+// that lacks one, whose sizes do not add up to what the run wrote, or whose
+// parts' checksums are not the ones the run's slices uploaded (a part of
+// another writer: two slices run at once from one checkpoint).
 func (s *slice) listParts(ctx context.Context) ([]types.CompletedPart, error) {
 	cp := s.done
 	var parts []types.CompletedPart
@@ -456,7 +469,7 @@ func (s *slice) listParts(ctx context.Context) ([]types.CompletedPart, error) {
 		}
 		for _, p := range out.Parts {
 			if n := aws.ToInt32(p.PartNumber); n >= 1 && n <= cp.Parts {
-				parts = append(parts, types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag})
+				parts = append(parts, types.CompletedPart{PartNumber: p.PartNumber, ETag: p.ETag, ChecksumSHA256: p.ChecksumSHA256})
 				size += aws.ToInt64(p.Size)
 			}
 		}
@@ -472,5 +485,22 @@ func (s *slice) listParts(ctx context.Context) ([]types.CompletedPart, error) {
 		return nil, &Error{Err: fmt.Errorf("export stopped after %s users: S3 holds %d of the upload's %d parts, %d of its %d bytes",
 			thousands(cp.Users), len(parts), cp.Parts, size, cp.Bytes)}
 	}
+	if !s.theRunsParts(parts) {
+		return nil, &Error{Err: fmt.Errorf("export stopped after %s users: the upload's parts are not the ones this run wrote", thousands(cp.Users))}
+	}
 	return parts, nil
+}
+
+// theRunsParts reports whether the parts' checksums, as S3 lists them, are
+// the ones the run's slices uploaded, in order.
+func (s *slice) theRunsParts(parts []types.CompletedPart) bool {
+	chain := sha256.New()
+	for _, p := range parts {
+		sum, err := base64.StdEncoding.DecodeString(aws.ToString(p.ChecksumSHA256))
+		if err != nil || len(sum) != sha256.Size {
+			return false
+		}
+		chain.Write(sum)
+	}
+	return bytes.Equal(chain.Sum(nil), s.partSums.Sum(nil))
 }

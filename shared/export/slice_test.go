@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // sliced runs a whole export in slices of budget, each from the checkpoint
@@ -207,7 +208,7 @@ func TestKilledSliceIsRetried(t *testing.T) {
 	// A stray part past the run's, as a killed slice of a longer run leaves.
 	if _, err := tg.client.UploadPart(context.Background(), &s3.UploadPartInput{
 		Bucket: aws.String(tg.bucket), Key: aws.String(cp.Key), UploadId: aws.String(cp.UploadID),
-		PartNumber: aws.Int32(9_999), Body: strings.NewReader("stray bytes, not gzip"),
+		PartNumber: aws.Int32(9_999), Body: strings.NewReader("stray bytes, not gzip"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +218,35 @@ func TestKilledSliceIsRetried(t *testing.T) {
 		t.Fatalf("the retried slice: %+v, %v", out, err)
 	}
 	tg.checkExport(t, out.Manifest, src.ids())
+}
+
+// A part that another writer put in place of one of the run's (two slices
+// run at once from one checkpoint), even of the same size, is found by its
+// checksum: the run is not completed with it.
+func TestForeignPartIsRefused(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, "https://foreign.clerk.accounts.dev")
+	src := noisyUsers{n: 1_600, noise: 6 << 10} // two parts
+	first, err := Slice(context.Background(), src, tg.cfg, nil, Budget{Parts: 1})
+	if err != nil || first.Done {
+		t.Fatalf("first slice: %+v, %v", first, err)
+	}
+	cp := first.Checkpoint
+	other := bytes.Repeat([]byte{'x'}, int(cp.Bytes))
+	if _, err := tg.client.UploadPart(context.Background(), &s3.UploadPartInput{
+		Bucket: aws.String(tg.bucket), Key: aws.String(cp.Key), UploadId: aws.String(cp.UploadID),
+		PartNumber: aws.Int32(1), Body: bytes.NewReader(other), ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Slice(context.Background(), src, tg.cfg, cp, Budget{})
+	var failure *Error
+	if !errors.As(err, &failure) || failure.Retryable || !strings.Contains(err.Error(), "not the ones this run wrote") {
+		t.Fatalf("a foreign part 1: %v, want a failure that will not pass", err)
+	}
+	if _, err := Latest(context.Background(), tg.client, tg.bucket, ""); err == nil {
+		t.Error("latest.json was written over a foreign part")
+	}
 }
 
 // A slice that fails for good says so (Retryable false); Run then aborts
