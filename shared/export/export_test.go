@@ -498,7 +498,7 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 		{
 			name: "the deadline comes first",
 			run: func(t *testing.T, fake *clerkfake.Server, tg target) error {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second) // time for 500 users, under the race detector too
 				defer cancel()
 				tg.cfg.Margin = 2 * time.Second
 				// From the 500th user on, Clerk answers slower than the run has time for.
@@ -544,7 +544,7 @@ func TestRunFailureLeavesThePreviousExport(t *testing.T) {
 					}
 					proxy.ServeHTTP(w, r)
 				})
-				ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // time for the users, under the race detector too
 				defer cancel()
 				tg.cfg.Margin = 2 * time.Second
 				_, err := Run(ctx, exporttest.API(t, fake), tg.cfg)
