@@ -38,7 +38,7 @@ type aslCatch struct {
 // (the export's contract): a slice killed part-way is safe to run again.
 var lambdaErrors = []string{
 	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-	"Lambda.TooManyRequestsException", "Lambda.Unknown", "Sandbox.Timedout", "States.Timeout",
+	"Lambda.TooManyRequestsException", "Lambda.Unknown", "Sandbox.Timedout", "Runtime.ExitError", "States.Timeout",
 }
 
 // definition is the state machine's Definition, read from the template's
