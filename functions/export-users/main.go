@@ -345,7 +345,7 @@ func (j *job) lease(ctx context.Context, event json.RawMessage) (*exportrun.Held
 		return nil, j.log, &ExportFailed{Err: errors.New("the event is not an EventBridge event")}
 	}
 	log := j.log.With("event", scheduled.ID, "trigger", exportrun.Schedule)
-	held, err := j.leases.Take(ctx, exportrun.Schedule)
+	held, err := j.leases.TakeFor(ctx, exportrun.Schedule, scheduled.ID)
 	if err != nil {
 		return nil, log, fmt.Errorf("export not started: %w", err)
 	}

@@ -274,3 +274,31 @@ func (l *leaseOutage) GetObject(ctx context.Context, in *s3.GetObjectInput, opts
 	}
 	return l.Client.GetObject(ctx, in, opts...)
 }
+
+// The state machine retries a start whose answer it lost (a Lambda service
+// error after the start ran): the retry takes the run's lease again rather
+// than skip the night's export as another run's.
+func TestRetriedScheduledStartIsNotSkipped(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	j, _, _, _ := slicedJob(t, 1_500, &logs)
+	event, err := os.ReadFile("testdata/scheduled-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []string
+	for range 2 {
+		out, err := invoke(t, j, event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Result
+		if err := json.Unmarshal(out, &r); err != nil || r.Skipped != "" || r.Checkpoint == nil {
+			t.Fatalf("start: %s, %v; want a checkpoint, not skipped", out, err)
+		}
+		runs = append(runs, r.Checkpoint.Lease)
+	}
+	if runs[0] != runs[1] {
+		t.Errorf("the retried start holds lease %s, the first %s; want the same run", runs[1], runs[0])
+	}
+}

@@ -57,6 +57,9 @@ type Lease struct {
 	StartedAt time.Time `json:"startedAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Trigger   Trigger   `json:"trigger"`
+	// Event is the id of the schedule's event that started the run, when
+	// one did: its retry takes the same lease again (see TakeFor).
+	Event string `json:"event,omitempty"`
 }
 
 // Held is a lease a run holds: its content and the ETag S3 gave it, which
@@ -114,8 +117,16 @@ func (s *Store) now() time.Time {
 // Take takes the lease for a new run started by trigger, with a new run id.
 // When another run holds a live lease it returns a *BusyError naming it.
 func (s *Store) Take(ctx context.Context, trigger Trigger) (*Held, error) {
+	return s.TakeFor(ctx, trigger, "")
+}
+
+// TakeFor is Take for the run the event (an EventBridge event's id, ""
+// for none) starts. A live lease taken for the same event is this run's,
+// its start retried after its answer was lost: it is taken again, renewed,
+// with its run id, rather than reported busy.
+func (s *Store) TakeFor(ctx context.Context, trigger Trigger, event string) (*Held, error) {
 	now := s.now()
-	l := Lease{RunID: NewRunID(now), StartedAt: now, ExpiresAt: now.Add(TTL), Trigger: trigger}
+	l := Lease{RunID: NewRunID(now), StartedAt: now, ExpiresAt: now.Add(TTL), Trigger: trigger, Event: event}
 	ifMatch := "" // none: create only
 	var last error
 	for range attempts {
@@ -133,6 +144,8 @@ func (s *Store) Take(ctx context.Context, trigger Trigger) (*Held, error) {
 			continue
 		case err != nil:
 			return nil, fmt.Errorf("take the export lease: %w", err)
+		case event != "" && cur.Event == event:
+			l.RunID, l.StartedAt = cur.RunID, cur.StartedAt
 		case now.Before(cur.ExpiresAt):
 			return nil, &BusyError{Lease: cur.Lease}
 		}

@@ -276,3 +276,27 @@ func TestLeaseJSON(t *testing.T) {
 		t.Errorf("lease JSON = %s, want %s", b, want)
 	}
 }
+
+// A scheduled start retried after its answer was lost takes its own lease
+// again, same run id, renewed; another event's start is still kept out.
+func TestRetriedStartTakesItsLeaseAgain(t *testing.T) {
+	t.Parallel()
+	s, c := store(t)
+	ctx := context.Background()
+	first, err := s.TakeFor(ctx, Schedule, "event-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.add(time.Minute)
+	again, err := s.TakeFor(ctx, Schedule, "event-1")
+	if err != nil || again.RunID != first.RunID || !again.ExpiresAt.Equal(c.now().Add(TTL)) {
+		t.Fatalf("the retried start: %+v, %v; want the run %s renewed", again, err, first.RunID)
+	}
+	var busy *BusyError
+	if _, err := s.TakeFor(ctx, Schedule, "event-2"); !errors.As(err, &busy) || busy.Lease.RunID != first.RunID {
+		t.Errorf("another event's start: %v, want busy with %s", err, first.RunID)
+	}
+	if _, err := s.Take(ctx, OnDemand); !errors.As(err, &busy) {
+		t.Errorf("an on-demand start: %v, want busy", err)
+	}
+}
