@@ -61,6 +61,16 @@ func TestMachineCallers(t *testing.T) {
 			}
 		})
 	}
+	// A script calling with its key again: its user is not looked up again.
+	before := fake.Requests("/v1/users/" + ada.ID)
+	for range 3 {
+		if res := clerkroutetest.Invoke(t, h.handle, request(t, caller(identity.APIKey, ada.ID), "", nil)); res.StatusCode != 200 {
+			t.Fatalf("an admin's API key again: %d", res.StatusCode)
+		}
+	}
+	if n := fake.Requests("/v1/users/" + ada.ID); n != before || n != 1 {
+		t.Errorf("the key's user was looked up %d times in all, want once", n)
+	}
 	if _, err := newHandler(settings.Map(map[string]string{"CLERK_SECRET_KEY": "sk_test_x", settings.AdminMachinesName: "user_1"}),
 		logging.New(&bytes.Buffer{}, slog.LevelInfo)); err == nil {
 		t.Error("ADMIN_MACHINES naming a user was accepted")

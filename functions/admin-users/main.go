@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -54,7 +55,16 @@ type handler struct {
 	*clerkroute.Route
 	admins   identity.AdminPolicy // ADMIN_ORG_ID, ADMIN_ORG_ROLE
 	machines []string             // ADMIN_MACHINES
+	// keyOwners are the users of API keys, kept keyOwnerTTL, so a script
+	// calling with its key costs one Backend API call for the admin check
+	// per TTL, not one per request.
+	keyOwners *clerkapi.UserCache
 }
+
+// keyOwnerTTL is how long an API key's user is kept: a role taken away
+// counts after at most this long, as a session's does within its token's
+// minute.
+const keyOwnerTTL = 30 * time.Second
 
 // accepts are the callers this route takes: signed-in users, machines
 // with their M2M tokens, and API keys (an admin user's, checked with Clerk).
@@ -74,7 +84,7 @@ func newHandler(get settings.Lookup, logger *slog.Logger) (*handler, error) {
 		return nil, err
 	}
 	r.IDs.Accepts = accepts
-	return &handler{Route: r, admins: admins, machines: machines}, nil
+	return &handler{Route: r, admins: admins, machines: machines, keyOwners: clerkapi.NewUserCache(r.Clerk, keyOwnerTTL, 0)}, nil
 }
 
 // adminPolicy reads who is an administrator: ADMIN_ORG_ROLE in the
@@ -134,7 +144,7 @@ func (h *handler) isAdmin(ctx context.Context, id *identity.Identity) (bool, err
 		}
 		cctx, cancel := clerkroute.CallContext(ctx)
 		defer cancel()
-		u, err := h.Clerk.User(cctx, id.UserID)
+		u, err := h.keyOwners.User(cctx, id.UserID)
 		if errors.Is(err, clerkapi.ErrNotFound) { // deleted since the key was made
 			return false, nil
 		}
