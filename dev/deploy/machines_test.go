@@ -1,9 +1,10 @@
 package deploy
 
 import (
-	"slices"
+	"strings"
 	"testing"
 
+	"clerk-lambda/shared/identity"
 	"clerk-lambda/shared/settings"
 )
 
@@ -21,8 +22,8 @@ func TestMachineParameters(t *testing.T) {
 	for _, v := range list(lookup(accepted, "AllowedValues")) {
 		allowed = append(allowed, render(v))
 	}
-	if !slices.Equal(allowed, settings.TokenTypeNames) {
-		t.Errorf("AcceptedTokens allows %v, want exactly %v", allowed, settings.TokenTypeNames)
+	if strings.Join(allowed, ",") != identity.TokenTypeList() {
+		t.Errorf("AcceptedTokens allows %v, want exactly %s", allowed, identity.TokenTypeList())
 	}
 	env := s.env(authorizerID)
 	for _, c := range []struct{ params, want string }{

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -74,15 +75,12 @@ func newAuthorizer(get settings.Lookup, logger *slog.Logger) (*authorizer, error
 // type is among them, connects the Backend API client that verifies them.
 // With session tokens alone (the default) nothing here touches Clerk.
 func machineOptions(get settings.Lookup) (clerkauth.Options, error) {
-	names, err := settings.AcceptedTokens(get)
+	accepts, err := settings.AcceptedTokens(get)
 	if err != nil {
 		return clerkauth.Options{}, err
 	}
-	var opts clerkauth.Options
-	for _, n := range names {
-		opts.Accepts = append(opts.Accepts, identity.TokenType(n))
-	}
-	if len(names) == 1 && names[0] == string(identity.SessionToken) {
+	opts := clerkauth.Options{Accepts: accepts}
+	if !slices.ContainsFunc(accepts, func(t identity.TokenType) bool { return t != identity.SessionToken }) {
 		return opts, nil
 	}
 	if opts.MachineTokenTTL, err = settings.MachineTokenCacheTTL(get); err != nil {

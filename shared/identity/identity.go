@@ -29,6 +29,16 @@ const (
 // TokenTypes lists every type, in the order above.
 var TokenTypes = []TokenType{SessionToken, M2MToken, APIKey, OAuthToken}
 
+// TokenTypeList is TokenTypes, comma-separated, as CLERK_ACCEPTED_TOKENS
+// lists them.
+func TokenTypeList() string {
+	names := make([]string, len(TokenTypes))
+	for i, t := range TokenTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ",")
+}
+
 // Identity is the caller as established by a verified Clerk token.
 //
 // For a session token the machine fields stay empty, so a session's

@@ -1,10 +1,10 @@
 package settings
 
 import (
+	"clerk-lambda/shared/identity"
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -16,21 +16,19 @@ const (
 	APIMachineName           = "CLERK_API_MACHINE"
 )
 
-// TokenTypeNames are the token types CLERK_ACCEPTED_TOKENS may list, named as
-// Clerk's SDKs name them.
-var TokenTypeNames = []string{"session_token", "m2m_token", "api_key", "oauth_token"}
-
 // AcceptedTokens reads CLERK_ACCEPTED_TOKENS: the token types the authorizer
-// verifies, comma-separated; unset or empty means session tokens alone, so a
-// stack that does not opt in makes no Backend API call to verify a token.
-func AcceptedTokens(get Lookup) ([]string, error) {
-	types := List(get, AcceptedTokensName)
-	if len(types) == 0 {
-		return []string{"session_token"}, nil
+// verifies (identity.TokenTypes), comma-separated; unset or empty means
+// session tokens alone, so a stack that does not opt in makes no Backend API
+// call to verify a token.
+func AcceptedTokens(get Lookup) ([]identity.TokenType, error) {
+	names := List(get, AcceptedTokensName)
+	if len(names) == 0 {
+		return []identity.TokenType{identity.SessionToken}, nil
 	}
-	for _, t := range types {
-		if !slices.Contains(TokenTypeNames, t) {
-			return nil, fmt.Errorf("%s: %q is not a token type (use %s)", AcceptedTokensName, t, strings.Join(TokenTypeNames, ", "))
+	types := make([]identity.TokenType, len(names))
+	for i, n := range names {
+		if types[i] = identity.TokenType(n); !slices.Contains(identity.TokenTypes, types[i]) {
+			return nil, fmt.Errorf("%s: %q is not a token type (use %s)", AcceptedTokensName, n, identity.TokenTypeList())
 		}
 	}
 	return types, nil

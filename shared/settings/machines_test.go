@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"clerk-lambda/shared/identity"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 
 func TestMachineSettings(t *testing.T) {
 	t.Parallel()
-	if got, err := AcceptedTokens(Map(nil)); err != nil || !slices.Equal(got, []string{"session_token"}) {
+	if got, err := AcceptedTokens(Map(nil)); err != nil || !slices.Equal(got, []identity.TokenType{identity.SessionToken}) {
 		t.Errorf("default accepted tokens: %v, %v", got, err)
 	}
 	if got, err := AcceptedTokens(Map(map[string]string{AcceptedTokensName: "session_token, m2m_token,api_key"})); err != nil || len(got) != 3 {

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"clerk-lambda/internal/clerkfake"
-	clerksettings "clerk-lambda/shared/settings"
+	"clerk-lambda/shared/identity"
 )
 
 // Stand-in users, with fixed ids so that make token USER=... is easy to type.
@@ -186,7 +186,7 @@ func (s *standIn) env() map[string]string {
 		"ADMIN_ORG_ID": adminOrgID,
 		// Every token make token prints is verified, and the dev machine's
 		// M2M tokens are an admin's: POST /admin/exports takes them.
-		"CLERK_ACCEPTED_TOKENS": strings.Join(clerksettings.TokenTypeNames, ","),
+		"CLERK_ACCEPTED_TOKENS": identity.TokenTypeList(),
 		"ADMIN_MACHINES":        s.machine.ID,
 		"CLERK_API_MACHINE":     s.api.ID,
 	}
